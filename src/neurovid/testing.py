@@ -1,0 +1,416 @@
+"""Builders of test inputs: a tiny asymmetric phantom and a corpus of bad inputs.
+
+Importable by tests and by hand (no pytest dependency)::
+
+    from neurovid.testing import build_bad_input_dataset
+    expected = build_bad_input_dataset(Path("/tmp/bad_bids"))
+    # {"sub-zerobyte/anat/sub-zerobyte_T1w.nii.gz": Expected(ok=False, text="empty file"), ...}
+
+Each entry says what :func:`neurovid.volume.load_volume` (and so the rendered sidecar)
+must report: ``ok=False`` with a substring of the failure reason, or ``ok=True`` with a
+substring of one warning (``""``: no warning expected). The good images are 24x28x20
+voxels so that renders are fast.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from nibabel.nifti1 import Nifti1Header
+from nibabel.nifti2 import Nifti2Header
+
+__all__ = [
+    "PHANTOM_SHAPE",
+    "PHANTOM_VOXEL_SIZES_MM",
+    "Expected",
+    "build_bad_input_dataset",
+    "nifti_bytes",
+    "phantom",
+    "phantom_affine",
+    "write_nifti",
+]
+
+#: Stored shape of the phantom (x, y, z), deliberately all different.
+PHANTOM_SHAPE: tuple[int, int, int] = (24, 28, 20)
+#: Voxel sizes of the phantom in mm, deliberately all different.
+PHANTOM_VOXEL_SIZES_MM: tuple[float, float, float] = (1.0, 1.2, 1.5)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What loading one corpus file must give.
+
+    Attributes
+    ----------
+    ok : bool
+        True if the image must load (and render); False if it must fail.
+    text : str
+        ``ok=False``: a substring of the one-line failure reason. ``ok=True``: a substring
+        of one of the warnings, or ``""`` if no warning is expected.
+    """
+
+    ok: bool
+    text: str
+
+
+def phantom(shape: tuple[int, int, int] = PHANTOM_SHAPE) -> np.ndarray:
+    """An asymmetric head-like phantom, float32 in [0, 1000], integer-valued.
+
+    An ellipsoid "head" with a smooth intensity gradient (many distinct values, so it is
+    not mistaken for a label map), a bright cube in the (+x, +y, +z) corner of the head
+    and a "nose" at the +y face, so flips and axis swaps are visible.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Voxels along the three stored axes.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of `shape`, values in arbitrary intensity units.
+    """
+    nx, ny, nz = shape
+    x, y, z = np.meshgrid(
+        np.linspace(-1, 1, nx), np.linspace(-1, 1, ny), np.linspace(-1, 1, nz), indexing="ij"
+    )
+    r2 = (x / 0.8) ** 2 + (y / 0.85) ** 2 + (z / 0.8) ** 2
+    head = r2 <= 1.0
+    vol = np.where(head, 300.0 + 250.0 * (x + 1) + 100.0 * (z + 1), 0.0)
+    vol[(x > 0.2) & (x < 0.55) & (y > 0.2) & (y < 0.55) & (z > 0.2) & (z < 0.55)] = 1000.0
+    nose = (np.abs(x) < 0.15) & (y > 0.8) & (y < 0.97) & (np.abs(z) < 0.2)
+    vol[nose] = 600.0
+    return np.rint(vol).astype(np.float32)
+
+
+def phantom_affine(
+    voxel_sizes_mm: tuple[float, float, float] = PHANTOM_VOXEL_SIZES_MM,
+    shape: tuple[int, int, int] = PHANTOM_SHAPE,
+) -> np.ndarray:
+    """A RAS+ voxel->world affine (mm) with the phantom's centre at the origin."""
+    aff = np.diag([*voxel_sizes_mm, 1.0])
+    aff[:3, 3] = [-(n - 1) / 2 * v for n, v in zip(shape, voxel_sizes_mm, strict=True)]
+    return aff
+
+
+def nifti_bytes(
+    data: np.ndarray,
+    affine: np.ndarray | None = None,
+    *,
+    dtype: str | np.dtype = "int16",
+    slope: float = 1.0,
+    inter: float = 0.0,
+    endian: str = "<",
+    nifti2: bool = False,
+    shape: tuple[int, ...] | None = None,
+    **fields: object,
+) -> bytes:
+    """An uncompressed single-file NIfTI (header, extension flag, F-order voxel data).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Voxel values in physical units; stored as ``(data - inter) / slope`` in `dtype`
+        (rounded for integer types).
+    affine : numpy.ndarray, optional
+        4x4 voxel->world (mm), set as both qform and sform (code 1). Default: phantom's.
+    dtype : str or numpy.dtype
+        On-disk data type.
+    slope, inter : float
+        ``scl_slope`` and ``scl_inter``.
+    endian : {'<', '>'}
+        Byte order of header and data.
+    nifti2 : bool
+        Write a NIfTI-2 header instead of NIfTI-1.
+    shape : tuple of int, optional
+        Header shape, when it must differ from ``data.shape`` (e.g. claim a huge image).
+    **fields
+        Header fields to set last, raw and unchecked (e.g. ``datatype=999``).
+
+    Returns
+    -------
+    bytes
+        The file's content.
+    """
+    hdr = (Nifti2Header if nifti2 else Nifti1Header)(endianness=endian)
+    hdr.set_data_shape(data.shape if shape is None else shape)
+    on_disk = np.dtype(dtype)
+    hdr.set_data_dtype(on_disk)
+    aff = phantom_affine() if affine is None else affine
+    hdr.set_qform(aff, code=1)
+    hdr.set_sform(aff, code=1)
+    hdr["scl_slope"] = slope
+    hdr["scl_inter"] = inter
+    hdr["vox_offset"] = hdr.single_vox_offset
+    for name, value in fields.items():
+        hdr[name] = value
+    stored = (np.asarray(data, dtype=np.float64) - inter) / slope
+    if on_disk.kind in "iu":
+        stored = np.rint(stored)
+    with np.errstate(invalid="ignore"):
+        raw = stored.astype(on_disk.newbyteorder(endian)).tobytes(order="F")
+    pad = b"\x00" * (int(hdr.single_vox_offset) - len(hdr.binaryblock))
+    return hdr.binaryblock + pad + raw
+
+
+def write_nifti(path: str | os.PathLike[str], content: bytes) -> Path:
+    """Write `content`, gzip-compressed (deterministically) if `path` ends with ``.gz``."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.name.endswith(".gz"):
+        content = gzip.compress(content, mtime=0)
+    out.write_bytes(content)
+    return out
+
+
+def _t1w(root: Path, label: str, ext: str = ".nii.gz") -> tuple[str, Path]:
+    rel = f"sub-{label}/anat/sub-{label}_T1w{ext}"
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return rel, path
+
+
+def build_bad_input_dataset(
+    bids_root: str | os.PathLike[str],
+    *,
+    include_permission_case: bool | None = None,
+    exotic: bool = False,
+) -> dict[str, Expected]:
+    """Write a BIDS dataset of good and bad T1w images, one subject per case.
+
+    Parameters
+    ----------
+    bids_root : str or os.PathLike
+        Dataset root (created if needed); ``dataset_description.json`` is written.
+    include_permission_case : bool, optional
+        Add an unreadable file (mode 000). Default: only when not running as root, since
+        root reads it anyway and the expectation would be false.
+    exotic : bool
+        Also add a FIFO and a directory named like a T1w image (they may trip other
+        tools that walk or open the dataset, so they are off by default).
+
+    Returns
+    -------
+    dict of str to Expected
+        Key: the image path relative to `bids_root` (POSIX separators).
+    """
+    root = Path(bids_root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dataset_description.json").write_text(
+        json.dumps({"Name": "neurovid bad-input corpus", "BIDSVersion": "1.9.0"}, indent=2)
+    )
+    out: dict[str, Expected] = {}
+    ph = phantom()
+    aff = phantom_affine()
+
+    def add(label: str, content: bytes, expected: Expected, ext: str = ".nii.gz") -> None:
+        rel, path = _t1w(root, label, ext)
+        write_nifti(path, content)
+        out[rel] = expected
+
+    def raw(label: str, content: bytes, expected: Expected, ext: str = ".nii.gz") -> None:
+        rel, path = _t1w(root, label, ext)
+        path.write_bytes(content)
+        out[rel] = expected
+
+    ok = Expected(True, "")
+    # -- good images
+    add("good", nifti_bytes(ph, aff), ok)
+    add("goodscaled", nifti_bytes(ph, aff, slope=0.5, inter=10.0), ok)
+    add("goodfloat", nifti_bytes(ph, aff, dtype="float32"), ok, ext=".nii")
+    add("goodbigendian", nifti_bytes(ph, aff, endian=">"), ok)
+    add("goodnifti2", nifti_bytes(ph, aff, dtype="float32", nifti2=True), ok)
+    add("fourdone", nifti_bytes(ph[..., None], aff), ok)
+    add("fivedone", nifti_bytes(ph[..., None, None], aff), ok)
+    four = np.stack([ph, ph * 0.5, ph * 0.25], axis=-1)
+    add(
+        "fourd",
+        nifti_bytes(four, aff),
+        Expected(True, "4D image with 3 volumes: showing volume 1 of 3"),
+    )
+    nan = ph.copy()
+    nan[:3, :, :] = np.nan
+    nan[5, 5, 5] = np.inf
+    add("nan", nifti_bytes(nan, aff, dtype="float32"), Expected(True, "NaN/Inf voxels"))
+    labels = np.zeros(PHANTOM_SHAPE, np.float32)
+    labels[ph > 0] = 1
+    labels[ph > 600] = 2
+    labels[ph >= 1000] = 3
+    add(
+        "labels",
+        nifti_bytes(labels, aff, dtype="uint8"),
+        Expected(True, "looks like a label map or mask (4 distinct values)"),
+    )
+    add(
+        "mask",
+        nifti_bytes((ph > 0).astype(np.float32), aff, dtype="uint8"),
+        Expected(True, "looks like a label map or mask (2 distinct values)"),
+    )
+    singular = aff.copy()
+    singular[:3, 2] = singular[:3, 0]
+    add(
+        "badsform",
+        nifti_bytes(ph, aff, srow_x=singular[0], srow_y=singular[1], srow_z=singular[2]),
+        Expected(True, "sform is singular: using the qform instead"),
+    )
+    add(
+        "noorient",
+        nifti_bytes(ph, aff, qform_code=0, sform_code=0),
+        Expected(True, "no orientation in header"),
+    )
+
+    # -- file-system level
+    raw("zerobyte", b"", Expected(False, "empty file (0 bytes)"))
+    rel, path = _t1w(root, "annex")
+    key = "SHA256E-s53120--0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0.nii.gz"
+    path.symlink_to(f"../../.git/annex/objects/Kx/3P/{key}/{key}")
+    out[rel] = Expected(False, "content not present (git-annex placeholder); run `datalad get")
+    raw(
+        "annexunlocked",
+        f"/annex/objects/{key}\n".encode(),
+        Expected(False, "content not present (git-annex placeholder); run `datalad get"),
+    )
+    raw(
+        "lfs",
+        b"version https://git-lfs.github.com/spec/v1\noid sha256:0f1e\nsize 53120\n",
+        Expected(False, "content not present (Git LFS pointer)"),
+    )
+    rel, path = _t1w(root, "brokenlink")
+    path.symlink_to("../../sourcedata/missing_T1w.nii.gz")
+    out[rel] = Expected(False, "broken symlink to ../../sourcedata/missing_T1w.nii.gz")
+    if include_permission_case is None:
+        include_permission_case = os.geteuid() != 0
+    if include_permission_case:
+        rel, path = _t1w(root, "noperm")
+        write_nifti(path, nifti_bytes(ph, aff))
+        path.chmod(0)
+        out[rel] = Expected(False, "permission denied")
+    if exotic:
+        rel, path = _t1w(root, "fifo")
+        os.mkfifo(path)
+        out[rel] = Expected(False, "not a regular file (FIFO)")
+        rel, path = _t1w(root, "isdir")
+        path.mkdir()
+        out[rel] = Expected(False, "is a directory, not a file")
+
+    # -- compression
+    good_gz = gzip.compress(nifti_bytes(ph, aff), mtime=0)
+    raw("truncgz", good_gz[: len(good_gz) // 2], Expected(False, "truncated or corrupt gzip"))
+    corrupt = bytearray(good_gz)
+    for i in range(len(corrupt) // 2, len(corrupt) // 2 + 8):
+        corrupt[i] ^= 0xFF
+    raw("corruptgz", bytes(corrupt), Expected(False, "truncated or corrupt gzip"))
+    raw("notgzip", b"this is not an image\n" * 10, Expected(False, "not a gzip file"))
+    raw(
+        "rawnamedgz",
+        nifti_bytes(ph, aff),
+        Expected(False, "not a gzip file (an uncompressed NIfTI named .nii.gz)"),
+    )
+    raw(
+        "gzipnamednii",
+        good_gz,
+        Expected(False, "gzip-compressed file named .nii (should be .nii.gz)"),
+        ext=".nii",
+    )
+    add(
+        "nonifti",
+        b"<html>404 Not Found</html>\n" * 40,
+        Expected(False, "no NIfTI header (bad sizeof_hdr/magic)"),
+    )
+    analyze = bytearray(nifti_bytes(ph, aff))
+    analyze[344:348] = b"\x00\x00\x00\x00"
+    add("analyze", bytes(analyze), Expected(False, "no NIfTI header (bad sizeof_hdr/magic)"))
+    add(
+        "pairmagic",
+        nifti_bytes(ph, aff, magic=b"ni1"),
+        Expected(False, "header is for a .hdr/.img pair"),
+    )
+    full = nifti_bytes(ph, aff)
+    raw("truncnii", full[: len(full) - 1000], Expected(False, "file truncated"), ext=".nii")
+
+    # -- header
+    def with_dim(dim: list[int]) -> bytes:
+        return nifti_bytes(ph, aff, dim=dim + [1] * (8 - len(dim)))
+
+    add("dimzero", with_dim([0, 24, 28, 20]), Expected(False, "header has invalid dim[0] = 0"))
+    add("dimeight", with_dim([8, 24, 28, 20]), Expected(False, "header has invalid dim[0] = 8"))
+    add("negdim", with_dim([3, 24, -28, 20]), Expected(False, "header has negative dimensions"))
+    add("zerodim", with_dim([3, 24, 28, 0]), Expected(False, "header has a zero dimension"))
+    add(
+        "baddtype",
+        nifti_bytes(ph, aff, datatype=999),
+        Expected(False, "header has unknown datatype code 999"),
+    )
+    add(
+        "complex",
+        nifti_bytes(ph, aff, dtype="complex64"),
+        Expected(False, "unsupported datatype complex64 (code 32)"),
+    )
+    add(
+        "zerovox",
+        nifti_bytes(ph, aff, qform_code=0, sform_code=0, pixdim=[1, 1, 0, 1.5, 1, 1, 1, 1]),
+        Expected(False, "header has invalid voxel size"),
+    )
+    add(
+        "singular",
+        nifti_bytes(
+            ph, aff, qform_code=0, srow_x=singular[0], srow_y=singular[1], srow_z=singular[2]
+        ),
+        Expected(False, "header has a singular sform affine"),
+    )
+    add(
+        "nanaffine",
+        nifti_bytes(ph, aff, qform_code=0, srow_x=[np.nan, 0, 0, 0]),
+        Expected(False, "header has a non-finite sform affine"),
+    )
+    add(
+        "badinter",
+        nifti_bytes(ph, aff, scl_slope=2.0, scl_inter=np.nan),
+        Expected(False, "header has invalid scl_inter"),
+    )
+    add(
+        "badoffset",
+        nifti_bytes(ph, aff, vox_offset=0),
+        Expected(False, "header has invalid vox_offset 0"),
+    )
+    add(
+        "huge",
+        nifti_bytes(ph, aff, dtype="float32", shape=(4000, 4000, 4000)),
+        Expected(False, "image too large"),
+    )
+
+    # -- shape and content
+    flat2d = ph[:, :, 10]
+    add(
+        "twod",
+        nifti_bytes(flat2d, aff),
+        Expected(False, "2-D image (shape 24×28): nothing to sweep"),
+    )
+    add(
+        "flat",
+        nifti_bytes(flat2d[..., None], aff),
+        Expected(False, "2-D image (shape 24×28×1): nothing to sweep"),
+    )
+    five = np.stack([four, four], axis=-1)[..., :1, :]  # (24, 28, 20, 1, 2)
+    add("fived", nifti_bytes(five, aff), Expected(False, "5-D image (shape 24×28×20×1×2)"))
+    add(
+        "allnan",
+        nifti_bytes(np.full(PHANTOM_SHAPE, np.nan, np.float32), aff, dtype="float32"),
+        Expected(False, "no finite voxels (all NaN/Inf)"),
+    )
+    add(
+        "zeros",
+        nifti_bytes(np.zeros(PHANTOM_SHAPE, np.float32), aff),
+        Expected(False, "constant image (all voxels = 0): nothing to show"),
+    )
+    add(
+        "constant",
+        nifti_bytes(np.full(PHANTOM_SHAPE, 7, np.float32), aff),
+        Expected(False, "constant image (all voxels = 7): nothing to show"),
+    )
+    return out
