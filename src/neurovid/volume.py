@@ -60,7 +60,7 @@ _NIFTI2_MAGICS = (b"n+2\x00\r\n\x1a\n", b"ni2\x00\r\n\x1a\n")
 _GZIP_MAGIC = b"\x1f\x8b"
 _ANNEX_MARKERS = (".git/annex/objects", "/annex/objects/")
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
-_READ_CHUNK = 16 * 1024**2  # bytes per readinto call: bounds gzip's transient copies
+_READ_CHUNK = 1024**2  # bytes per readinto call: bounds gzip's transient copies (~3x this)
 _TRAILER_DRAIN = 1024**2  # bytes after a 3-D image's data read to reach the gzip trailer
 _LABEL_SAMPLE_VOXELS = 2**16  # subsample size for the label-map heuristic
 
@@ -198,8 +198,8 @@ def estimate_memory_bytes(path: str | os.PathLike[str], *, display_path: str | N
     -------
     int
         Bytes: voxels of one 3-D volume x (4 for the float32 result + the on-disk item
-        size for the raw read + 2 for boolean masks). Not included: the ~16 MiB gzip read
-        buffer and what the renderer needs afterwards.
+        size for the raw read + 2 for boolean masks), plus 4 MiB of decompression buffers
+        for ``.nii.gz``. Not included: what the renderer needs afterwards.
 
     Raises
     ------
@@ -502,7 +502,8 @@ def _affine_problem(affine: np.ndarray) -> str | None:
 
 def _memory_bytes(hdr: _Header) -> int:
     n_vox = math.prod(hdr.volume_shape)
-    return n_vox * (4 + hdr.dtype.itemsize + 2)
+    gzip_buffers = 4 * _READ_CHUNK if hdr.compressed else 0
+    return n_vox * (4 + hdr.dtype.itemsize + 2) + gzip_buffers
 
 
 # --------------------------------------------------------------------------- data

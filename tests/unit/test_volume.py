@@ -1,0 +1,440 @@
+"""Tests of neurovid.volume: one per bad-input case, plus loading semantics."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import os
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from neurovid import volume as volume_mod
+from neurovid.errors import InputError
+from neurovid.testing import (
+    PHANTOM_SHAPE,
+    Expected,
+    build_bad_input_dataset,
+    nifti_bytes,
+    phantom,
+    phantom_affine,
+    write_nifti,
+)
+from neurovid.volume import DEFAULT_MAX_BYTES, Volume, estimate_memory_bytes, load_volume
+
+IS_ROOT = os.geteuid() == 0
+
+
+def _case_names() -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return sorted(
+            build_bad_input_dataset(Path(tmp) / "bids", exotic=True, include_permission_case=False)
+        )
+
+
+CASES = _case_names()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Expected]]:
+    root = tmp_path_factory.mktemp("corpus") / "bids"
+    return root, build_bad_input_dataset(root, exotic=True, include_permission_case=False)
+
+
+def _assert_one_line_naming(err: InputError, shown: str) -> None:
+    msg = str(err)
+    assert "\n" not in msg and "\r" not in msg
+    assert "Traceback" not in msg
+    assert msg.startswith(f"{shown}: ")
+    assert err.path == shown
+    assert len(msg) < 300
+
+
+def _check_volume(vol: Volume) -> None:
+    assert vol.data.dtype == np.float32
+    assert vol.data.ndim == 3
+    assert vol.data.shape == vol.stored_shape[:3]
+    assert np.all(np.isfinite(vol.data))
+    assert vol.affine.shape == (4, 4) and vol.affine.dtype == np.float64
+    assert all(v > 0 for v in vol.voxel_sizes_mm)
+    assert all("\n" not in w for w in vol.warnings)
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+def test_corpus_lists_every_file(corpus: tuple[Path, dict[str, Expected]]) -> None:
+    root, expected = corpus
+    assert sorted(expected) == CASES
+    on_disk = {
+        p.relative_to(root).as_posix()
+        for p in root.glob("sub-*/anat/*_T1w.nii*")
+        if p.is_symlink() or p.exists()
+    }
+    assert on_disk == set(expected)
+    assert (root / "dataset_description.json").is_file()
+
+
+@pytest.mark.parametrize("rel", CASES)
+def test_corpus_case(corpus: tuple[Path, dict[str, Expected]], rel: str) -> None:
+    root, expected = corpus
+    exp = expected[rel]
+    path = root / rel
+    if exp.ok:
+        vol = load_volume(path, display_path=rel)
+        _check_volume(vol)
+        if exp.text:
+            assert any(exp.text in w for w in vol.warnings), vol.warnings
+        else:
+            assert vol.warnings == ()
+        return
+    t0 = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        load_volume(path, display_path=rel)
+    assert time.perf_counter() - t0 < 1.0
+    _assert_one_line_naming(info.value, rel)
+    assert exp.text in info.value.reason
+    # the default display path is the path as given
+    with pytest.raises(InputError) as info2:
+        load_volume(path)
+    _assert_one_line_naming(info2.value, str(path))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub-01_T1w.nii.gz"
+    with pytest.raises(InputError) as info:
+        load_volume(path)
+    _assert_one_line_naming(info.value, str(path))
+    assert info.value.reason == "file does not exist"
+
+
+def test_annex_reason_is_exact(corpus: tuple[Path, dict[str, Expected]]) -> None:
+    root, _ = corpus
+    rel = "sub-annex/anat/sub-annex_T1w.nii.gz"
+    with pytest.raises(InputError) as info:
+        load_volume(root / rel, display_path=rel)
+    assert info.value.reason == (
+        f"content not present (git-annex placeholder); run `datalad get {rel}`"
+    )
+
+
+def test_annex_symlink_via_absolute_target(tmp_path: Path) -> None:
+    target = (
+        tmp_path
+        / "ds"
+        / ".git"
+        / "annex"
+        / "objects"
+        / "aa"
+        / "bb"
+        / "SHA256E-s1--k.nii.gz"
+        / "SHA256E-s1--k.nii.gz"
+    )
+    link = tmp_path / "ds" / "sub-01" / "anat" / "sub-01_T1w.nii.gz"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    with pytest.raises(InputError, match="git-annex placeholder"):
+        load_volume(link)
+    # once the content is there, it loads
+    write_nifti(target, nifti_bytes(phantom()))
+    _check_volume(load_volume(link))
+
+
+def test_symlink_loop(tmp_path: Path) -> None:
+    a = tmp_path / "a_T1w.nii.gz"
+    b = tmp_path / "b_T1w.nii.gz"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(InputError, match="symlink loop"):
+        load_volume(a)
+
+
+def test_unsupported_extension(tmp_path: Path) -> None:
+    path = write_nifti(tmp_path / "x_T1w.mgz", b"whatever")
+    with pytest.raises(InputError, match=r"unsupported file type \(expected .nii or .nii.gz\)"):
+        load_volume(path)
+
+
+def _load_as_nobody(path: Path) -> str:
+    """Run load_volume in a forked child that dropped root; return its error text."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: no pytest machinery from here on
+        code = 1
+        try:
+            os.close(read_fd)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                load_volume(path)
+                text = "LOADED"
+            except InputError as err:
+                text = "InputError:" + err.reason
+            except BaseException as err:  # noqa: BLE001 - reported to the parent
+                text = "OTHER:" + repr(err)
+            os.write(write_fd, text.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        text = f.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return text
+
+
+def test_permission_denied() -> None:
+    # Root reads any file, so as root the check runs in a child that drops to "nobody".
+    # The directory is made under /tmp with mode 755 (pytest's tmp dirs are 700).
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        path = write_nifti(Path(tmp) / "sub-01_T1w.nii.gz", nifti_bytes(phantom()))
+        path.chmod(0)
+        if IS_ROOT:
+            text = _load_as_nobody(path)
+            assert text == "InputError:permission denied", text
+        else:
+            with pytest.raises(InputError) as info:
+                load_volume(path)
+            assert info.value.reason == "permission denied"
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_memory_refusal_happens_before_allocation(tmp_path: Path) -> None:
+    path = write_nifti(
+        tmp_path / "huge_T1w.nii.gz",
+        nifti_bytes(phantom(), dtype="float32", shape=(4000, 4000, 4000)),
+    )
+    assert path.stat().st_size < 100_000
+    expected = 4000**3 * (4 + 4 + 2) + 4 * 1024**2
+    assert estimate_memory_bytes(path) == expected
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(InputError) as info:
+            load_volume(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - t0 < 0.5
+    assert peak < 2_000_000
+    assert info.value.reason == (
+        "image too large: one volume of 4000×4000×4000 float32 needs ~640.0 GB "
+        "of memory to load (limit 4.3 GB)"
+    )
+
+
+def test_max_bytes_is_honoured(tmp_path: Path) -> None:
+    path = write_nifti(tmp_path / "p_T1w.nii.gz", nifti_bytes(phantom()))
+    need = estimate_memory_bytes(path)
+    assert need == int(np.prod(PHANTOM_SHAPE)) * (4 + 2 + 2) + 4 * 1024**2
+    assert need < DEFAULT_MAX_BYTES
+    load_volume(path, max_bytes=need)
+    with pytest.raises(
+        InputError, match=r"needs ~0\.0043 GB of memory to load \(limit 0\.001 GB\)"
+    ):
+        load_volume(path, max_bytes=1_000_000)
+
+
+def test_estimate_rejects_bad_header(corpus: tuple[Path, dict[str, Expected]]) -> None:
+    root, _ = corpus
+    with pytest.raises(InputError, match="header has unknown datatype code 999"):
+        estimate_memory_bytes(root / "sub-baddtype/anat/sub-baddtype_T1w.nii.gz")
+
+
+def test_peak_memory_of_a_load(tmp_path: Path) -> None:
+    data = np.tile(phantom(), (4, 4, 4))  # 96x112x80
+    for dtype, name in (("uint8", "u8.nii.gz"), ("int16", "i16.nii"), ("float32", "f.nii.gz")):
+        path = write_nifti(tmp_path / name, nifti_bytes(data / 4, dtype=dtype, slope=1.0))
+        tracemalloc.start()
+        try:
+            vol = load_volume(path)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak <= estimate_memory_bytes(path), (dtype, peak)
+        assert vol.data.nbytes == data.size * 4
+
+
+# --------------------------------------------------------------------------- semantics
+
+
+def test_4d_loads_only_the_first_volume(tmp_path: Path) -> None:
+    ph = phantom()
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 30000, size=(*PHANTOM_SHAPE, 5)).astype(np.float32)
+    data = np.concatenate([ph[..., None], noise], axis=-1)  # 6 volumes
+    content = gzip.compress(nifti_bytes(data), mtime=0)
+    # Cut the stream in the incompressible noise: volume 1 is intact, the rest is not.
+    path = tmp_path / "sub-01_T1w.nii.gz"
+    path.write_bytes(content[: len(content) // 2])
+    vol = load_volume(path)
+    np.testing.assert_array_equal(vol.data, ph)
+    assert vol.stored_shape == (*PHANTOM_SHAPE, 6)
+    assert vol.n_volumes == 6
+    assert vol.warnings == ("4D image with 6 volumes: showing volume 1 of 6",)
+
+
+def test_4d_with_one_volume_is_3d(corpus: tuple[Path, dict[str, Expected]]) -> None:
+    root, _ = corpus
+    vol = load_volume(root / "sub-fourdone/anat/sub-fourdone_T1w.nii.gz")
+    assert vol.stored_shape == (*PHANTOM_SHAPE, 1)
+    assert vol.n_volumes == 1 and vol.warnings == ()
+    np.testing.assert_array_equal(vol.data, phantom())
+
+
+def test_same_picture_whatever_the_storage(corpus: tuple[Path, dict[str, Expected]]) -> None:
+    root, _ = corpus
+    ph = phantom()
+    expected_types = {
+        "good": "int16",
+        "goodscaled": "int16",
+        "goodfloat": "float32",
+        "goodbigendian": "int16",
+        "goodnifti2": "float32",
+    }
+    for sub, dtype in expected_types.items():
+        path = next((root / f"sub-{sub}" / "anat").iterdir())
+        vol = load_volume(path)
+        assert vol.datatype == dtype, sub
+        np.testing.assert_allclose(vol.data, ph, rtol=0, atol=1e-3, err_msg=sub)
+        np.testing.assert_allclose(vol.affine, phantom_affine(), atol=1e-5, err_msg=sub)
+        np.testing.assert_allclose(vol.voxel_sizes_mm, (1.0, 1.2, 1.5), rtol=1e-6)
+        # the same as nibabel's view of the file
+        img = nib.load(path)
+        np.testing.assert_array_equal(vol.affine, img.affine)
+        np.testing.assert_array_equal(vol.data, img.get_fdata(dtype=np.float32))
+
+
+def test_scaled_int16_matches_float32(tmp_path: Path) -> None:
+    ph = phantom() / 7.0 - 3.0  # non-integer values
+    scaled = write_nifti(
+        tmp_path / "s.nii.gz", nifti_bytes(ph, dtype="int16", slope=1 / 7.0, inter=-3.0)
+    )
+    flt = write_nifti(tmp_path / "f.nii.gz", nifti_bytes(ph, dtype="float32"))
+    a, b = load_volume(scaled), load_volume(flt)
+    assert (a.datatype, b.datatype) == ("int16", "float32")
+    np.testing.assert_allclose(a.data, b.data, atol=1e-4)
+
+
+def test_nan_counting(corpus: tuple[Path, dict[str, Expected]]) -> None:
+    root, _ = corpus
+    vol = load_volume(root / "sub-nan/anat/sub-nan_T1w.nii.gz")
+    n_expected = 3 * PHANTOM_SHAPE[1] * PHANTOM_SHAPE[2] + 1  # 3 NaN slabs + one Inf
+    assert vol.nonfinite_voxels == n_expected
+    assert np.all(vol.data[:3] == 0) and vol.data[5, 5, 5] == 0
+    np.testing.assert_array_equal(
+        vol.data[3:][vol.data[3:] != 0], phantom()[3:][vol.data[3:] != 0]
+    )
+    assert vol.warnings == (f"{n_expected} NaN/Inf voxels (13%): shown as 0",)
+
+
+def test_finite_image_counts_zero(corpus: tuple[Path, dict[str, Expected]]) -> None:
+    root, _ = corpus
+    assert load_volume(root / "sub-good/anat/sub-good_T1w.nii.gz").nonfinite_voxels == 0
+
+
+def test_nan_with_a_single_finite_value_is_constant(tmp_path: Path) -> None:
+    data = np.full(PHANTOM_SHAPE, 5.0, np.float32)
+    data[0] = np.nan
+    path = write_nifti(tmp_path / "c.nii.gz", nifti_bytes(data, dtype="float32"))
+    with pytest.raises(InputError, match=r"constant image \(all voxels = 5\)"):
+        load_volume(path)
+
+
+def test_label_map_counts_rare_labels(tmp_path: Path) -> None:
+    shape = (90, 100, 80)  # larger than the subsample, so small labels can be missed
+    data = np.zeros(shape, np.float32)
+    data[10:80, 10:90, 10:70] = 1
+    for k in range(2, 13):  # 11 one-voxel labels the subsample will not see
+        data[5 * k + 1, 33, 41] = k
+    path = write_nifti(tmp_path / "l.nii.gz", nifti_bytes(data, dtype="uint8"))
+    vol = load_volume(path)
+    assert vol.warnings == (
+        "looks like a label map or mask (13 distinct values): rendered, check the file",
+    )
+    data[7, 7, 7] = 0.5  # not integer-valued: not a label map
+    path = write_nifti(tmp_path / "f.nii.gz", nifti_bytes(data, dtype="float32"))
+    assert load_volume(path).warnings == ()
+    data[7, 7, 7] = 0
+    for k in range(13, 20):  # 20 values: too many for a label map
+        data[5 * k - 50, 50, 50] = k
+    path = write_nifti(tmp_path / "m.nii.gz", nifti_bytes(data, dtype="int16"))
+    assert load_volume(path).warnings == ()
+
+
+def test_t1_like_integer_image_is_not_a_label_map(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    data = np.rint(rng.normal(100, 20, size=(64, 64, 48))).clip(0, 255)
+    path = write_nifti(tmp_path / "t.nii.gz", nifti_bytes(data, dtype="uint8"))
+    assert load_volume(path).warnings == ()
+
+
+def test_load_speed_of_a_1mm_head(tmp_path: Path) -> None:
+    shape = (197, 233, 189)
+    x, y, z = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij")
+    rng = np.random.default_rng(0)
+    head = np.where(x**2 + y**2 + z**2 < 0.8, 100 + 80 * x + rng.normal(0, 10, shape), 0)
+    path = write_nifti(tmp_path / "head.nii.gz", nifti_bytes(head.clip(0, 255), dtype="uint8"))
+    del x, y, z, head
+
+    def best(fn: object) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()  # type: ignore[operator]
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    ours = best(lambda: load_volume(path))
+    theirs = best(lambda: nib.load(path).get_fdata(dtype=np.float32))
+    assert ours < theirs + 0.1, (ours, theirs)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def test_environment_errors_propagate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_nifti(tmp_path / "p.nii.gz", nifti_bytes(phantom()))
+
+    def eio(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(volume_mod, "_read_first_volume", eio)
+    with pytest.raises(OSError) as info:
+        load_volume(path)
+    assert not isinstance(info.value, InputError) and info.value.errno == errno.EIO
+
+    def oom(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.undo()
+    monkeypatch.setattr(volume_mod, "_to_float32", oom)
+    with pytest.raises(MemoryError):
+        load_volume(path)
+
+
+def test_io_error_during_gzip_read_propagates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_nifti(tmp_path / "p.nii.gz", nifti_bytes(phantom()))
+    real_readinto = gzip.GzipFile.readinto
+
+    def failing_readinto(self: gzip.GzipFile, b: object) -> int:
+        if self.tell() >= 352:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_readinto(self, b)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gzip.GzipFile, "readinto", failing_readinto)
+    with pytest.raises(OSError) as info:
+        load_volume(path)
+    assert info.value.errno == errno.EIO
