@@ -352,6 +352,16 @@ def build_bad_input_dataset(
         Expected(False, "unsupported datatype complex64 (code 32)"),
     )
     add(
+        "rgb",
+        nifti_bytes(ph, aff, dtype="uint8", datatype=128, bitpix=24),
+        Expected(False, "unsupported datatype RGB (code 128)"),
+    )
+    add(
+        "badquat",
+        nifti_bytes(ph, aff, sform_code=0, quatern_b=2.0),
+        Expected(False, "header has an invalid qform"),
+    )
+    add(
         "zerovox",
         nifti_bytes(ph, aff, qform_code=0, sform_code=0, pixdim=[1, 1, 0, 1.5, 1, 1, 1, 1]),
         Expected(False, "header has invalid voxel size"),

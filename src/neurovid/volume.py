@@ -401,9 +401,8 @@ def _read_header(fobj: BinaryIO, shown: str, file_size: int) -> _Header:
     spatial = shape[:3]
     n_spatial = sum(d > 1 for d in spatial)
     if n_spatial < 3:
-        raise InputError(
-            shown, f"{max(n_spatial, 1)}-D image (shape {_fmt_shape(shape)}): nothing to sweep"
-        )
+        what = f"{n_spatial}-D image" if n_spatial else "single-voxel image"
+        raise InputError(shown, f"{what} (shape {_fmt_shape(shape)}): nothing to sweep")
     if any(d > 1 for d in shape[4:]):
         raise InputError(
             shown,
