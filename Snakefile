@@ -1,0 +1,20 @@
+# neurovid: discover every anatomical image of a BIDS dataset -> render one QC video each
+# -> gather them in one review page.
+#   snakemake --cores 8 --config bids_dir=/data/study output_dir=/data/study/derivatives/neurovid
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/render.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

@@ -1,0 +1,111 @@
+"""Command-line entry points (thin: parse arguments, call the library)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .render import RenderOptions, render_image
+
+_DEFAULTS = RenderOptions()
+
+
+def _render_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="render_video.py",
+        description=(
+            "Render a QC video of a 3-D (or 4-D: first volume) NIfTI image: sagittal, coronal "
+            "and axial panels sweeping through every slice, drawn in true anatomical "
+            "orientation from the image's affine. Writes OUT.mp4, OUT.png (poster) and "
+            "OUT.json (sidecar)."
+        ),
+    )
+    parser.add_argument("input", help="input image (.nii or .nii.gz)")
+    parser.add_argument("output", help="output video (.mp4)")
+    parser.add_argument(
+        "--fps", type=float, default=_DEFAULTS.fps, help="frames per second (default %(default)s)"
+    )
+    parser.add_argument(
+        "--crf",
+        type=int,
+        default=_DEFAULTS.crf,
+        help="x264 CRF, lower is better quality (default %(default)s)",
+    )
+    parser.add_argument(
+        "--preset", default=_DEFAULTS.preset, help="x264 preset (default %(default)s)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=_DEFAULTS.threads,
+        help="encoder threads (default %(default)s)",
+    )
+    parser.add_argument(
+        "--frame-width",
+        type=int,
+        default=_DEFAULTS.frame_width,
+        help="frame width in pixels (default %(default)s)",
+    )
+    parser.add_argument(
+        "--display",
+        choices=("neurological", "radiological"),
+        default=_DEFAULTS.display,
+        help="where the subject's left is drawn (default %(default)s: on the viewer's left)",
+    )
+    parser.add_argument(
+        "--sweep",
+        choices=("together", "sequential"),
+        default=_DEFAULTS.sweep,
+        help="sweep the planes together or one after another (default %(default)s)",
+    )
+    parser.add_argument(
+        "--percentiles",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=_DEFAULTS.percentiles,
+        help="intensity window percentiles of head voxels (default %(default)s)",
+    )
+    parser.add_argument(
+        "--oblique-threshold",
+        type=float,
+        default=_DEFAULTS.oblique_threshold_deg,
+        help="degrees above which an OBLIQUE badge is shown (default %(default)s)",
+    )
+    parser.add_argument(
+        "--interpolation",
+        choices=("linear", "nearest"),
+        default=_DEFAULTS.interpolation,
+        help="slice scaling (default %(default)s)",
+    )
+    parser.add_argument(
+        "--source", help="BIDS-relative path recorded in the sidecar (default: derived from INPUT)"
+    )
+    return parser  # fmt: skip
+
+
+def render_main(argv: Sequence[str] | None = None) -> int:
+    """``render_video.py IN OUT``: 0 when rendered, 1 when the input cannot be rendered."""
+    args = _render_parser().parse_args(argv)
+    options = RenderOptions(
+        fps=args.fps,
+        crf=args.crf,
+        preset=args.preset,
+        threads=args.threads,
+        frame_width=args.frame_width,
+        display=args.display,
+        sweep=args.sweep,
+        percentiles=tuple(args.percentiles),
+        oblique_threshold_deg=args.oblique_threshold,
+        interpolation=args.interpolation,
+    )
+    sidecar = render_image(args.input, args.output, options=options, source=args.source)
+    if sidecar["status"] != "rendered":
+        print(f"error: {sidecar['error']}", file=sys.stderr)
+        return 1
+    video = sidecar["video"]
+    print(f"{args.output}: {video['frame_count']} frames, {video['width']}x{video['height']}")
+    for warning in sidecar["warnings"]:
+        print(f"warning: {sidecar['source']}: {warning}", file=sys.stderr)
+    return 0

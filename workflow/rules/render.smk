@@ -1,0 +1,22 @@
+rule render_video:
+    input:
+        image=image_input,
+    output:
+        sidecar=f"{OUT}/{{image}}.json",
+    params:
+        image=image_path,
+        video=lambda wildcards: f"{OUT}/{wildcards.image}.mp4",
+        source=lambda wildcards: IMAGES[wildcards.image].relpath,
+        entities=lambda wildcards: IMAGES[wildcards.image].entities,
+        log_relative=lambda wildcards: f"logs/render/{wildcards.image}.log",
+        options=RENDER_OPTIONS,
+    log:
+        f"{OUT}/logs/render/{{image}}.log",
+    threads: 1
+    resources:
+        mem_mb=image_mem_mb,
+        runtime=20,
+    group:
+        "render"
+    script:
+        "../scripts/render_video.py"
