@@ -107,11 +107,15 @@ def index_with_pybids(
     ``derivatives/``, ``sourcedata/``, ``code/`` and dot-folders are not indexed. Labels
     may be given with or without their ``sub-``/``ses-`` prefix.
     """
-    from bids import BIDSLayout  # imported here: ~1 s, needed only on a cache miss
+    # imported here: ~1 s, needed only on a cache miss
+    from bids import BIDSLayout, BIDSLayoutIndexer
 
     root = Path(bids_dir).resolve()
     layout = BIDSLayout(
-        root, validate=False, derivatives=False, index_metadata=False, absolute_paths=True
+        root,
+        validate=False,
+        derivatives=False,
+        indexer=BIDSLayoutIndexer(validate=False, index_metadata=False),
     )
     query: dict[str, object] = {
         "datatype": "anat",

@@ -4,7 +4,6 @@ Run by Snakemake (rule ``render_video``) or by hand; both call
 :func:`neurovid.render.render_image`. ``--help`` lists the options.
 """
 
-from __future__ import annotations
 
 import sys
 from typing import TYPE_CHECKING
@@ -15,18 +14,24 @@ if TYPE_CHECKING:
 
 def run_from_snakemake(job) -> None:
     """Render ``job.params.image``; the sidecar ``job.output.sidecar`` is written last."""
+    import traceback
+
     from neurovid.render import RenderOptions, render_image
 
     with open(job.log[0], "w") as log:
-        sys.stderr = log
-        sidecar = render_image(
-            job.params.image,
-            job.params.video,
-            options=RenderOptions.from_mapping(job.params.options),
-            source=job.params.source,
-            entities=job.params.entities,
-            log_path=job.params.log_relative,
-        )
+        try:
+            sidecar = render_image(
+                job.params.image,
+                job.params.video,
+                options=RenderOptions.from_mapping(job.params.options),
+                source=job.params.source,
+                entities=job.params.entities,
+                log_path=job.params.log_relative,
+            )
+        except BaseException:
+            # not the input's fault (disk full, ffmpeg killed, ...): fail the job, keep why
+            traceback.print_exc(file=log)
+            raise
         if sidecar["status"] == "rendered":
             print(f"rendered {sidecar['source']}: {sidecar['video']['frame_count']} frames", file=log)
         else:

@@ -1,0 +1,52 @@
+# neurovid — `make help` lists the targets. Everything runs in .venv (made by `make venv`).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.neurovid-installed
+CORES ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test test-fast lint format bench screenshots clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv from the pinned requirements (once; again when they change)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+demo: venv ## build the demo dataset offline, render it, print the review page's path
+	@test -d demo/bids || $(BIN)/python -m neurovid.demo demo/bids
+	$(BIN)/snakemake --cores $(CORES) --config bids_dir=demo/bids output_dir=demo/derivatives/neurovid
+	@echo "Review page: file://$(CURDIR)/demo/derivatives/neurovid/index.html"
+
+test: venv ## run every test (browser and SLURM tests skip where they cannot run, never in CI)
+	$(BIN)/python -m pytest
+
+test-fast: venv ## unit tests only
+	$(BIN)/python -m pytest tests/unit -q
+
+lint: venv ## ruff, snakefmt, snakemake --lint, codespell
+	$(BIN)/ruff check src tests workflow/scripts benchmarks
+	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/codespell src tests workflow config docs README.md
+
+format: venv ## apply ruff and snakefmt formatting
+	$(BIN)/ruff format src tests workflow/scripts benchmarks
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+bench: venv ## speed and memory benchmarks; writes docs/benchmarks.md
+	$(BIN)/python benchmarks/bench_render.py --write docs/benchmarks.md $(BENCH_ARGS)
+
+screenshots: demo ## screenshots of the demo's review page for the README (needs chromium)
+	$(BIN)/python benchmarks/screenshot_review_page.py demo/derivatives/neurovid docs/img
+
+clean: ## remove outputs (keeps .venv)
+	rm -rf results demo .snakemake .pytest_cache .bench
