@@ -22,7 +22,7 @@ rule review_page:
         html=f"{OUT}/index.html",
         summary=f"{OUT}/logs/summary.json",
     params:
-        output_dir=OUT,
+        output_dir=lambda wildcards, output: os.path.dirname(output.html),
         dataset_name=BIDS_DIR.resolve().name,
     log:
         f"{OUT}/logs/review_page.log",

@@ -1,0 +1,123 @@
+"""The Snakemake workflow on generated BIDS datasets: dry-runs, filters, errors, end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+
+from conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+EXPECTED_KEYS = [
+    "sub-01/ses-1/anat/sub-01_ses-1_T1w",
+    "sub-01/ses-2/anat/sub-01_ses-2_T1w",
+    "sub-02/anat/sub-02_run-1_T1w",
+    "sub-02/anat/sub-02_run-2_T1w",
+    "sub-03/anat/sub-03_acq-fast_T1w",
+]
+
+
+def snakemake(*args, cwd=REPO, timeout=600):
+    return subprocess.run(
+        [*SNAKEMAKE, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def planned_images(result) -> list[str]:
+    """The ``image`` wildcard of every render job a dry-run plans."""
+    assert result.returncode == 0, result.stderr + result.stdout
+    text = result.stdout + result.stderr
+    return sorted(re.findall(r"wildcards: image=(\S+)", text))
+
+
+def test_dry_run_plans_one_job_per_raw_t1w(tiny_bids, tmp_path):
+    result = snakemake("-n", "--cores", 1, "--config", f"bids_dir={tiny_bids}",
+                       f"output_dir={tmp_path / 'out'}")  # fmt: skip
+    assert planned_images(result) == EXPECTED_KEYS
+    text = result.stdout + result.stderr
+    assert re.search(r"render_video\s+5\b", text)
+    assert re.search(r"review_page\s+1\b", text)
+    assert "derivatives" not in "".join(re.findall(r"wildcards: .*", text))
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (["participant_label=[sub-01]"], EXPECTED_KEYS[:2]),
+        (["participant_label=['02','03']"], EXPECTED_KEYS[2:]),
+        (["exclude_participant_label=[01]"], EXPECTED_KEYS[2:]),
+        (["session_label=[2]"], EXPECTED_KEYS[1:2]),
+        (["suffixes=[T1w,T2w]", "participant_label=[03]"],
+         [EXPECTED_KEYS[4], "sub-03/anat/sub-03_T2w"]),
+    ],
+)  # fmt: skip
+def test_dry_run_filters(tiny_bids, tmp_path, config, expected):
+    result = snakemake("-n", "--cores", 1, "--config", f"bids_dir={tiny_bids}",
+                       f"output_dir={tmp_path / 'out'}", *config)  # fmt: skip
+    assert planned_images(result) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (["bids_dri=x"], "config error: unknown key 'bids_dri'"),
+        (["strict=maybe"], "config error: 'strict': 'maybe' is not of type 'boolean'"),
+        (["bids_dir=/nonexistent/study"], "bids_dir '/nonexistent/study' does not exist"),
+        (["participant_label=[99]"], "config error: no T1w image in"),
+        (["output_dir={bids}/sub-01/qc"], "inside the raw data folder 'sub-01'"),
+    ],
+)
+def test_config_mistakes_give_one_line(tiny_bids, tmp_path, config, message):
+    config = [c.replace("{bids}", str(tiny_bids)) for c in config]
+    defaults = [f"bids_dir={tiny_bids}", f"output_dir={tmp_path / 'out'}"]
+    result = snakemake("-n", "--cores", 1, "--config", *defaults, *config)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(error_lines) == 1, result.stderr
+
+
+def test_missing_dataset_description_is_a_warning(tiny_bids, tmp_path):
+    (tiny_bids / "dataset_description.json").unlink()
+    result = snakemake("-n", "--cores", 1, "--config", f"bids_dir={tiny_bids}",
+                       f"output_dir={tmp_path / 'out'}")  # fmt: skip
+    assert "has no dataset_description.json" in result.stderr
+    assert planned_images(result) == EXPECTED_KEYS
+
+
+def count_frames(path: Path) -> tuple[int, dict]:
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="gray", bpp=1)
+    meta = next(reader)
+    return sum(1 for _ in reader), meta
+
+
+@pytest.mark.slow
+def test_end_to_end_videos_sidecars_and_page(tiny_bids, tmp_path):
+    out = tmp_path / "out"
+    result = snakemake("--cores", 2, "--config", f"bids_dir={tiny_bids}", f"output_dir={out}")
+    assert result.returncode == 0, result.stderr
+    assert f"5 rendered, 0 failed (see {out}/index.html)" in result.stderr
+    html = (out / "index.html").read_text()
+    for key in EXPECTED_KEYS:
+        video = out / f"{key}.mp4"
+        sidecar = json.loads((out / f"{key}.json").read_text())
+        frames, meta = count_frames(video)
+        assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+        assert frames == sidecar["video"]["frame_count"] == max(sidecar["image"]["shape"])
+        assert (out / f"{key}.png").is_file()
+        assert f'"{key}.mp4"' in html or f"{key}.mp4" in html  # relative link
+        assert str(out) not in html  # no absolute paths
+    description = json.loads((out / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative"
+    assert description["GeneratedBy"][0]["Name"] == "neurovid"
+    assert not list(out.rglob("*.partial"))
+
+    again = snakemake("--cores", 2, "--config", f"bids_dir={tiny_bids}", f"output_dir={out}")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
