@@ -24,12 +24,6 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped in CI, which must run every test: {report.longrepr}"
 
 
-@pytest.fixture(autouse=True)
-def _close_figures_and_seed():
-    np.random.seed(0)
-    yield
-
-
 def write_image(path: Path, data: np.ndarray, affine: np.ndarray, dtype=None, slope=None) -> Path:
     """Save ``data`` as NIfTI at ``path`` (parents created)."""
     path.parent.mkdir(parents=True, exist_ok=True)

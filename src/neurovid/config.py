@@ -26,7 +26,8 @@ def _describe(error) -> str:
             f"(allowed: {', '.join(allowed)})"
         )
     if error.validator == "enum":
-        return f"'{where}' is {error.instance!r}; allowed: {', '.join(map(str, error.validator_value))}"
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"'{where}' is {error.instance!r}; allowed: {allowed}"
     return f"'{where}': {error.message}" if where else error.message
 
 

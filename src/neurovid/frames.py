@@ -316,22 +316,38 @@ class FrameRenderer:
         return text
 
     def frame(self, frame_index: int) -> np.ndarray:
-        """Frame ``frame_index`` as a uint8 (height, width) grey image."""
-        frame = self.background.copy()
+        """Frame ``frame_index`` as a new uint8 (height, width) grey image."""
+        return self._draw(self.background.copy(), frame_index, previous=None)
+
+    def _draw(self, frame: np.ndarray, frame_index: int, previous: np.ndarray | None):
+        """Draw the moving parts of frame ``frame_index`` into ``frame``.
+
+        ``previous`` holds the slice indices already drawn in ``frame``; panels whose slice
+        did not change (shorter axes repeat slices) are left as they are.
+        """
         slice_indices = self.indices[frame_index]
         for panel, box in enumerate(self.layout.boxes):
-            index = int(slice_indices[self.specs[panel].slice_axis])
+            spec = self.specs[panel]
+            index = int(slice_indices[spec.slice_axis])
+            if previous is not None and previous[spec.slice_axis] == index:
+                continue
             frame[box.top : box.top + box.height, box.left : box.left + box.width] = (
                 self.panel_image(panel, index)
             )
             label = self._labels.render(self.position_text(panel, index))
             label = label[:, : max(0, box.width // 2 - 14)]
             y0 = box.top + box.height + 2
+            frame[y0 : y0 + label.shape[0], box.left : box.left + box.width // 2 - 14] = 0
             frame[y0 : y0 + label.shape[0], box.left : box.left + label.shape[1]] = label
-            if self.sweep == "sequential" and self._is_moving(frame_index, panel):
-                frame[box.top - 3 : box.top - 1, box.left : box.left + box.width] = ACTIVE
+        if self.sweep == "sequential":
+            for panel, box in enumerate(self.layout.boxes):
+                moving = self._is_moving(frame_index, panel)
+                frame[box.top - 3 : box.top - 1, box.left : box.left + box.width] = (
+                    ACTIVE if moving else 0
+                )
         done = round(self.layout.width * (frame_index + 1) / self.n_frames)
         frame[HEADER_PX : HEADER_PX + PROGRESS_PX, :done] = PROGRESS
+        frame[HEADER_PX : HEADER_PX + PROGRESS_PX, done:] = 0
         return frame
 
     def _is_moving(self, frame_index: int, panel: int) -> bool:
@@ -340,5 +356,9 @@ class FrameRenderer:
         return start <= frame_index < start + self.volume.shape[axis]
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        """Every frame in order. One buffer is reused: copy a frame to keep it."""
+        frame = self.background.copy()
+        previous = None
         for frame_index in range(self.n_frames):
-            yield self.frame(frame_index)
+            yield self._draw(frame, frame_index, previous)
+            previous = self.indices[frame_index]

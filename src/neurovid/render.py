@@ -28,7 +28,7 @@ from .errors import InputError
 from .frames import FrameRenderer
 from .intensity import window_limits
 from .orientation import axis_codes, obliquity_deg, to_display_volume
-from .volume import load_volume
+from .volume import Volume, load_volume
 
 SIDECAR_VERSION = 1
 
@@ -169,6 +169,34 @@ def _badges(obliquity: float, options: RenderOptions, n_volumes: int, warnings) 
     return badges
 
 
+def frame_renderer(
+    volume: Volume, options: RenderOptions, entities: Mapping[str, Any], fallback_title: str
+) -> tuple[FrameRenderer, dict[str, Any]]:
+    """The frame renderer of a loaded volume, and the facts shown in its header.
+
+    Returns
+    -------
+    (FrameRenderer, dict)
+        The dict holds ``axis_codes`` (stored voxel order) and ``obliquity_deg``.
+    """
+    obliquity = obliquity_deg(volume.affine)
+    codes = axis_codes(volume.affine)
+    shape = "×".join(str(n) for n in volume.stored_shape[:3])
+    voxel_text = "×".join(f"{v:.2f}".rstrip("0").rstrip(".") for v in volume.voxel_sizes_mm)
+    renderer = FrameRenderer(
+        to_display_volume(volume.data, volume.affine),
+        window_limits(volume.data, options.percentiles),
+        title=entity_label(entities) or fallback_title,
+        details=f"{codes}  {shape} voxels  {voxel_text} mm  {volume.datatype}",
+        badges=_badges(obliquity, options, volume.n_volumes, volume.warnings),
+        display=options.display,
+        sweep=options.sweep,
+        frame_width=options.frame_width,
+        interpolation=options.interpolation,
+    )
+    return renderer, {"axis_codes": codes, "obliquity_deg": obliquity}
+
+
 def render_image(
     in_path: str | os.PathLike[str],
     out_video: str | os.PathLike[str],
@@ -237,26 +265,7 @@ def render_image(
         write_sidecar(sidecar, paths)
         return sidecar
 
-    display_volume = to_display_volume(volume.data, volume.affine)
-    obliquity = obliquity_deg(volume.affine)
-    codes = axis_codes(volume.affine)
-    window = window_limits(volume.data, options.percentiles)
-    shape3 = volume.stored_shape[:3]
-    voxel_text = "×".join(f"{v:.2f}".rstrip("0").rstrip(".") for v in volume.voxel_sizes_mm)
-    details = (
-        f"{codes}  {'×'.join(str(n) for n in shape3)} voxels  {voxel_text} mm  {volume.datatype}"
-    )
-    renderer = FrameRenderer(
-        display_volume,
-        window,
-        title=entity_label(entities) or paths.video.stem,
-        details=details,
-        badges=_badges(obliquity, options, volume.n_volumes, volume.warnings),
-        display=options.display,
-        sweep=options.sweep,
-        frame_width=options.frame_width,
-        interpolation=options.interpolation,
-    )
+    renderer, facts = frame_renderer(volume, options, entities or {}, paths.video.stem)
     layout = renderer.layout
     video_partial = paths.temporary(paths.video)
     poster_frame = None
@@ -267,7 +276,7 @@ def render_image(
             for frame_index, frame in enumerate(renderer):
                 writer.write(frame)
                 if frame_index == renderer.poster_index:
-                    poster_frame = frame
+                    poster_frame = frame.copy()
         poster_partial = paths.temporary(paths.poster)
         Image.fromarray(poster_frame).save(poster_partial, format="PNG")
         video_sha256 = file_sha256(video_partial)
@@ -282,15 +291,19 @@ def render_image(
         warnings=list(volume.warnings),
         input={"sha256": file_sha256(in_path), "size_bytes": os.path.getsize(in_path)},
         image={
-            "shape": list(shape3),
+            "shape": list(volume.stored_shape[:3]),
             "n_volumes": volume.n_volumes,
             "voxel_sizes_mm": [round(v, 4) for v in volume.voxel_sizes_mm],
-            "axis_codes": codes,
+            "axis_codes": facts["axis_codes"],
             "datatype": volume.datatype,
-            "obliquity_deg": round(obliquity, 2),
+            "obliquity_deg": round(facts["obliquity_deg"], 2),
             "nonfinite_voxels": volume.nonfinite_voxels,
         },
-        window={"low": window[0], "high": window[1], "percentiles": list(options.percentiles)},
+        window={
+            "low": renderer.window[0],
+            "high": renderer.window[1],
+            "percentiles": list(options.percentiles),
+        },
         video={
             "file": paths.video.name,
             "poster": paths.poster.name,

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from neurovid.config import check_paths, render_options, validate_config
 from neurovid.errors import ConfigError
 from neurovid.render import RenderOptions

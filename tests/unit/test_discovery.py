@@ -73,7 +73,9 @@ def test_cache_is_reused_and_invalidated_by_changes(tiny_bids, tmp_path, monkeyp
     added = tiny_bids / "sub-04" / "anat" / "sub-04_T1w.nii.gz"
     added.parent.mkdir(parents=True)
     added.write_bytes((tiny_bids / ALL_T1W[0]).read_bytes())
-    assert "sub-04/anat/sub-04_T1w.nii.gz" in relpaths(discover_images(tiny_bids, cache_file=cache))
+    assert "sub-04/anat/sub-04_T1w.nii.gz" in relpaths(
+        discover_images(tiny_bids, cache_file=cache)
+    )
 
 
 def test_fingerprint_sees_size_mtime_and_symlinks(tiny_bids):

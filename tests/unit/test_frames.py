@@ -70,3 +70,16 @@ def test_window_of_constant_and_empty_volumes_is_usable():
 def test_to_uint8_maps_window_to_full_range():
     out = to_uint8(np.array([0.0, 10.0, 15.0, 20.0, 30.0]), (10.0, 20.0))
     np.testing.assert_array_equal(out, [0, 0, 128, 255, 255])
+
+
+@pytest.mark.parametrize("sweep", ["together", "sequential"])
+def test_iterating_draws_the_same_frames_as_drawing_each_alone(sweep):
+    from neurovid.frames import FrameRenderer
+    from neurovid.orientation import to_display_volume
+    from neurovid.testing import phantom
+
+    volume = to_display_volume(phantom((12, 16, 10)), np.diag([1.0, 1.5, 2.0, 1.0]))
+    renderer = FrameRenderer(volume, (0.0, 1000.0), title="t", details="d", sweep=sweep,
+                             frame_width=500)  # fmt: skip
+    for frame_index, frame in enumerate(renderer):
+        np.testing.assert_array_equal(frame, renderer.frame(frame_index))

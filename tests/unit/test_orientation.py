@@ -46,7 +46,7 @@ def frames_of(data, affine, **kwargs) -> np.ndarray:
     renderer = FrameRenderer(
         display, window_limits(data), title="sub-01", details="", frame_width=400, **kwargs
     )
-    return np.stack(list(renderer))
+    return np.stack([frame.copy() for frame in renderer])
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import imageio_ffmpeg
 import nibabel as nib
 import numpy as np
 import pytest
+from conftest import REPO, write_image
 from PIL import Image
 
-from conftest import REPO, write_image
 from neurovid.cli import render_main
 from neurovid.frames import HEADER_PX, PROGRESS_PX
 from neurovid.render import RenderOptions, file_sha256, render_image

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
-
 from conftest import REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]

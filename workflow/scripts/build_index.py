@@ -10,7 +10,9 @@ from neurovid.summary import summarize
 job = snakemake  # noqa: F821 (injected by Snakemake)
 output_dir = Path(job.params.output_dir)
 sidecars = [Path(p) for p in job.input.sidecars]
-build_review_page(output_dir, sidecars, Path(job.output.html), dataset_name=job.params.dataset_name)
+build_review_page(
+    output_dir, sidecars, Path(job.output.html), dataset_name=job.params.dataset_name
+)
 summary = summarize(sidecars)
 partial = Path(f"{job.output.summary}.{os.getpid()}.partial")
 partial.write_text(json.dumps(summary, indent=2) + "\n")

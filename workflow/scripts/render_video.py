@@ -4,7 +4,6 @@ Run by Snakemake (rule ``render_video``) or by hand; both call
 :func:`neurovid.render.render_image`. ``--help`` lists the options.
 """
 
-
 import sys
 from typing import TYPE_CHECKING
 
@@ -33,7 +32,9 @@ def run_from_snakemake(job) -> None:
             traceback.print_exc(file=log)
             raise
         if sidecar["status"] == "rendered":
-            print(f"rendered {sidecar['source']}: {sidecar['video']['frame_count']} frames", file=log)
+            print(
+                f"rendered {sidecar['source']}: {sidecar['video']['frame_count']} frames", file=log
+            )
         else:
             print(f"failed: {sidecar['error']}", file=log)
         for warning in sidecar["warnings"]:
