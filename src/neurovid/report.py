@@ -1,0 +1,628 @@
+"""Build the review page ``OUTPUT_DIR/index.html`` from the per-image sidecars.
+
+The page is one self-contained HTML file (all CSS and JavaScript inline, no network) that
+links the MP4s, posters, sidecars and logs by paths relative to the page. It is rebuilt from
+the sidecars alone: nothing is rendered or decoded here, so rebuilding the page for a study of
+thousands of images takes a fraction of a second.
+
+The image metadata is embedded as JSON in ``<script type="application/json">`` with ``<``,
+``>`` and ``&`` escaped as ``\\u003c`` etc., so no label can close the script element; the
+page's JavaScript only ever inserts metadata with ``textContent`` and other safe DOM APIs.
+A Content-Security-Policy with the hashes of the page's own script and style blocks any other
+script, and any network access, as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import hashlib
+import html
+import json
+import math
+import os
+import posixpath
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+__all__ = [
+    "ENTITY_ORDER",
+    "build_review_page",
+    "card_from_sidecar",
+    "collect_sidecars",
+    "embed_json",
+    "read_sidecar",
+    "render_review_html",
+    "summarize_cards",
+    "write_text_atomic",
+]
+
+#: BIDS entity order (long names as pybids reports them); unknown entities sort after these.
+ENTITY_ORDER: tuple[str, ...] = (
+    "subject",
+    "session",
+    "sample",
+    "task",
+    "tracksys",
+    "acquisition",
+    "nucleus",
+    "volume",
+    "ceagent",
+    "tracer",
+    "stain",
+    "reconstruction",
+    "direction",
+    "run",
+    "modality",
+    "echo",
+    "flip",
+    "inversion",
+    "mtransfer",
+    "part",
+    "processing",
+    "hemisphere",
+    "space",
+    "split",
+    "recording",
+    "chunk",
+    "segmentation",
+    "resolution",
+    "density",
+    "label",
+    "description",
+    "suffix",
+    "datatype",
+    "extension",
+)
+
+_ENTITY_RANK = {name: rank for rank, name in enumerate(ENTITY_ORDER)}
+_TEMPLATE = "templates/review.html"
+_PLACEHOLDER = re.compile(r"__NEUROVID_([A-Z_]+)__")
+_MAX_TEXT = 2000  # longest metadata string kept on the page (a pathological sidecar stays small)
+
+
+# --------------------------------------------------------------------------------------------
+# Finding and reading sidecars
+# --------------------------------------------------------------------------------------------
+
+
+def collect_sidecars(output_dir: Path) -> list[Path]:
+    """Find the per-image sidecars of an output folder.
+
+    Parameters
+    ----------
+    output_dir : Path
+        The workflow's OUTPUT_DIR.
+
+    Returns
+    -------
+    list of Path
+        ``sub-*/anat/*.json`` and ``sub-*/ses-*/anat/*.json``, sorted by path.
+    """
+    output_dir = Path(output_dir)
+    found = [
+        *output_dir.glob("sub-*/anat/*.json"),
+        *output_dir.glob("sub-*/ses-*/anat/*.json"),
+    ]
+    return sorted({p for p in found if p.is_file()}, key=lambda p: p.as_posix())
+
+
+def read_sidecar(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """Read one sidecar without ever raising.
+
+    Parameters
+    ----------
+    path : Path
+        The sidecar JSON file.
+
+    Returns
+    -------
+    data : dict or None
+        The parsed sidecar, or None if it could not be read.
+    error : str or None
+        One line saying why the sidecar could not be read, or None.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return None, f"sidecar could not be read: {exc.strerror or exc}"
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"sidecar is not valid JSON: {_one_line(str(exc))}"
+    if not isinstance(data, dict):
+        return None, "sidecar is not a JSON object"
+    return data, None
+
+
+# --------------------------------------------------------------------------------------------
+# Turning a sidecar into a card record
+# --------------------------------------------------------------------------------------------
+
+
+def _one_line(text: Any, limit: int = _MAX_TEXT) -> str:
+    """Collapse whitespace so that any text is one line, and cap its length."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty one-line string, or None."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    line = _one_line(value)
+    return line or None
+
+
+def _number(value: Any) -> float | int | None:
+    """A finite int or float (bools and non-finite values become None)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _numbers(value: Any, length: int | None = None) -> list[float | int] | None:
+    """A list of finite numbers (optionally of a given length), or None."""
+    if not isinstance(value, list | tuple) or not value:
+        return None
+    out = [_number(v) for v in value]
+    if any(v is None for v in out) or (length is not None and len(out) < length):
+        return None
+    return out[:length] if length else out  # type: ignore[return-value]
+
+
+def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A sub-object of the sidecar, or an empty mapping if missing or of the wrong type."""
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _href(target: str | os.PathLike[str], page_dir: Path) -> str:
+    """A percent-encoded link from the page's folder to a file (never a scheme URL)."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(page_dir))
+    rel_posix = PurePosixPath(*Path(rel).parts).as_posix()
+    encoded = quote(rel_posix, safe="/")  # ':' is encoded, so the link can't carry a scheme
+    return encoded if not encoded.startswith("/") else "." + encoded
+
+
+def _resolve(base: Path, relative: Any) -> Path | None:
+    """``base / relative`` for a relative path string from a sidecar, else None."""
+    name = _text(relative)
+    if name is None:
+        return None
+    name = name.replace("\\", "/")
+    if PurePosixPath(name).is_absolute() or re.match(r"^[A-Za-z]:", name):
+        return Path(name)
+    return Path(posixpath.normpath((PurePosixPath(base.as_posix()) / name).as_posix()))
+
+
+def _entities(data: Mapping[str, Any]) -> list[list[str]]:
+    """The sidecar's entities as ``[name, value]`` pairs in BIDS order."""
+    raw = _section(data, "entities")
+    pairs = []
+    for key, value in raw.items():
+        name, text = _text(key), _text(value)
+        if name and text is not None:
+            pairs.append([name, text])
+    pairs.sort(key=lambda kv: (_ENTITY_RANK.get(kv[0], len(ENTITY_ORDER) - 3), kv[0]))
+    return pairs
+
+
+def _entities_from_path(path: Path) -> list[list[str]]:
+    """Subject and session guessed from a sidecar's folders (for unreadable sidecars)."""
+    pairs = []
+    for part in path.parts:
+        if part.startswith("sub-") and not pairs:
+            pairs.append(["subject", part[4:]])
+        elif part.startswith("ses-") and pairs and len(pairs) == 1:
+            pairs.append(["session", part[4:]])
+    return pairs
+
+
+def card_from_sidecar(
+    data: Mapping[str, Any] | None,
+    sidecar_path: Path,
+    output_dir: Path,
+    page_dir: Path | None = None,
+    *,
+    read_error: str | None = None,
+) -> dict[str, Any]:
+    """Turn one sidecar into the record the page shows as a card.
+
+    Parameters
+    ----------
+    data : Mapping or None
+        The parsed sidecar, or None if it could not be read.
+    sidecar_path : Path
+        Where the sidecar is; ``video.file`` and ``video.poster`` are relative to its folder.
+    output_dir : Path
+        OUTPUT_DIR; the sidecar's ``log`` is relative to it.
+    page_dir : Path, optional
+        The folder of the page; links are relative to it (default: ``output_dir``).
+    read_error : str, optional
+        Why the sidecar could not be read; the card is then a failed card saying so.
+
+    Returns
+    -------
+    dict
+        A JSON-serialisable card: status, error, entities, image metadata, video details and
+        relative links (``video``, ``poster``, ``sidecar``, ``log``). Links are None when absent.
+    """
+    sidecar_path = Path(sidecar_path)
+    output_dir = Path(output_dir)
+    page_dir = Path(page_dir) if page_dir is not None else output_dir
+    card: dict[str, Any] = {
+        "status": "failed",
+        "error": None,
+        "warnings": [],
+        "source": None,
+        "entities": [],
+        "sidecar": _href(sidecar_path, page_dir),
+        "sidecarName": sidecar_path.name,
+        "log": None,
+        "logName": None,
+        "shape": None,
+        "volumes": None,
+        "voxelMm": None,
+        "axcodes": None,
+        "datatype": None,
+        "obliquityDeg": None,
+        "nonfinite": None,
+        "window": None,
+        "video": None,
+        "poster": None,
+        "sha256": None,
+        "fps": None,
+        "frames": None,
+        "durationS": None,
+        "width": None,
+        "height": None,
+    }
+    if data is None:
+        card["error"] = _one_line(read_error or "sidecar could not be read")
+        card["entities"] = _entities_from_path(_relative_to(sidecar_path, output_dir))
+        card["source"] = _relative_to(sidecar_path, output_dir).as_posix()
+        return card
+
+    card["source"] = _text(data.get("source"))
+    card["entities"] = _entities(data)
+    warnings = data.get("warnings")
+    if isinstance(warnings, list):
+        card["warnings"] = [w for w in (_text(x) for x in warnings[:50]) if w]
+    log = _resolve(output_dir, data.get("log"))
+    if log is not None:
+        card["log"] = _href(log, page_dir)
+        card["logName"] = _text(data.get("log"))
+
+    image = _section(data, "image")
+    card["shape"] = _numbers(image.get("shape"))
+    card["volumes"] = _number(image.get("n_volumes"))
+    card["voxelMm"] = _numbers(image.get("voxel_sizes_mm"))
+    card["axcodes"] = _text(image.get("axis_codes"))
+    card["datatype"] = _text(image.get("datatype"))
+    card["obliquityDeg"] = _number(image.get("obliquity_deg"))
+    card["nonfinite"] = _number(image.get("nonfinite_voxels"))
+    window = _section(data, "window")
+    low, high = _number(window.get("low")), _number(window.get("high"))
+    card["window"] = [low, high] if low is not None and high is not None else None
+
+    video = _section(data, "video")
+    folder = sidecar_path.parent
+    video_file = _resolve(folder, video.get("file"))
+    poster_file = _resolve(folder, video.get("poster"))
+    card["video"] = _href(video_file, page_dir) if video_file else None
+    card["poster"] = _href(poster_file, page_dir) if poster_file else None
+    card["sha256"] = _text(video.get("sha256"))
+    card["fps"] = _number(video.get("fps"))
+    card["frames"] = _number(video.get("frame_count"))
+    card["durationS"] = _number(video.get("duration_s"))
+    card["width"] = _number(video.get("width"))
+    card["height"] = _number(video.get("height"))
+
+    status = data.get("status")
+    error = _text(data.get("error"))
+    if status == "rendered" and card["video"]:
+        card["status"] = "rendered"
+    elif status == "rendered":
+        card["error"] = "the sidecar says rendered but names no video"
+    elif status == "failed":
+        card["error"] = error or "rendering failed (no reason recorded)"
+    else:
+        card["error"] = f"unknown status in sidecar: {_one_line(status, 80)!r}"
+    if card["fps"] is not None and card["fps"] <= 0:
+        card["fps"] = None
+    return card
+
+
+def _relative_to(path: Path, base: Path) -> Path:
+    """``path`` relative to ``base`` if it is inside, else ``path`` itself."""
+    try:
+        return Path(path).resolve().relative_to(Path(base).resolve())
+    except ValueError:
+        return Path(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Summary and page
+# --------------------------------------------------------------------------------------------
+
+
+def _entity(card: Mapping[str, Any], name: str) -> str | None:
+    """The value of one entity of a card, or None."""
+    for key, value in card.get("entities", ()):
+        if key == name:
+            return value
+    return None
+
+
+def summarize_cards(cards: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Count images, rendered and failed ones, overall and per session.
+
+    Parameters
+    ----------
+    cards : iterable of Mapping
+        Records from :func:`card_from_sidecar`.
+
+    Returns
+    -------
+    dict
+        ``{"images", "rendered", "failed", "unreadable", "sessions": {label: {"images",
+        "rendered", "failed"}}}``; images without a session are counted under ``""``.
+        Ratings live in the reviewer's browser, so the page computes "rated" itself.
+    """
+    summary: dict[str, Any] = {"images": 0, "rendered": 0, "failed": 0, "unreadable": 0}
+    sessions: dict[str, dict[str, int]] = {}
+    for card in cards:
+        rendered = card.get("status") == "rendered"
+        summary["images"] += 1
+        summary["rendered" if rendered else "failed"] += 1
+        if card.get("unreadable"):
+            summary["unreadable"] += 1
+        label = _entity(card, "session") or ""
+        counts = sessions.setdefault(label, {"images": 0, "rendered": 0, "failed": 0})
+        counts["images"] += 1
+        counts["rendered" if rendered else "failed"] += 1
+    summary["sessions"] = dict(sorted(sessions.items(), key=lambda kv: _natural_key(kv[0])))
+    return summary
+
+
+def _natural_key(text: str) -> list[tuple[int, int | str]]:
+    """Sort key that orders ``2`` before ``10``."""
+    return [(0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", text) if t]
+
+
+def embed_json(data: Any) -> str:
+    """Serialise data for a ``<script type="application/json">`` element.
+
+    Parameters
+    ----------
+    data : Any
+        JSON-serialisable data; non-finite floats are not allowed.
+
+    Returns
+    -------
+    str
+        JSON in which ``<``, ``>``, ``&`` and the line separators U+2028/U+2029 are written as
+        ``\\u`` escapes, so the text can never close the script element or open a comment.
+        ``json.loads`` of the result gives the data back unchanged.
+    """
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> tuple[str, str]:
+    """The page template and its Content-Security-Policy (hashes of its script and style)."""
+    text = resources.files("neurovid").joinpath(_TEMPLATE).read_text(encoding="utf-8")
+    hashes: dict[str, list[str]] = {"script": [], "style": []}
+    for tag, attrs, body in re.findall(r"<(script|style)([^>]*)>(.*?)</\1>", text, re.S):
+        if tag == "script" and "application/json" in attrs:
+            continue
+        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+        hashes[tag].append(f"'sha256-{digest}'")
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {' '.join(hashes['script'])}",
+            f"style-src {' '.join(hashes['style'])}",
+            "img-src 'self' file: data: blob:",
+            "media-src 'self' file: blob:",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+    return text, csp
+
+
+def render_review_html(
+    cards: Sequence[Mapping[str, Any]],
+    *,
+    dataset_name: str = "",
+    summary: Mapping[str, Any] | None = None,
+    generated: str | None = None,
+) -> str:
+    """Fill the page template with the cards.
+
+    Parameters
+    ----------
+    cards : sequence of Mapping
+        Records from :func:`card_from_sidecar`.
+    dataset_name : str, optional
+        Shown in the title; escaped.
+    summary : Mapping, optional
+        From :func:`summarize_cards` (computed if not given).
+    generated : str, optional
+        Timestamp shown on the page (default: now, UTC, ISO 8601).
+
+    Returns
+    -------
+    str
+        The complete HTML page.
+    """
+    summary = summary if summary is not None else summarize_cards(cards)
+    generated = generated or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    entity_columns = sorted(
+        {
+            k
+            for card in cards
+            for k, _ in card.get("entities", ())
+            if k not in ("subject", "session")
+        },
+        key=lambda k: (_ENTITY_RANK.get(k, len(ENTITY_ORDER) - 3), k),
+    )
+    payload = {
+        "neurovid_review_version": 1,
+        "dataset": dataset_name,
+        "generated": generated,
+        "entityColumns": entity_columns,
+        "summary": summary,
+        "images": list(cards),
+    }
+    title = f"neurovid review · {dataset_name}" if dataset_name else "neurovid review"
+    template, csp = _template()
+    values = {
+        "CSP": html.escape(csp, quote=True),
+        "TITLE": html.escape(title),
+        "DATASET": html.escape(dataset_name or "unnamed dataset"),
+        "GENERATED": html.escape(generated),
+        "IMAGES": str(int(summary["images"])),
+        "RENDERED": str(int(summary["rendered"])),
+        "FAILED": str(int(summary["failed"])),
+        "DATA": embed_json(payload),
+    }
+    # one pass, so text substituted in can never be substituted again
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file atomically: a temporary file in the same folder, then ``os.replace``.
+
+    Parameters
+    ----------
+    path : Path
+        The file to (re)place; its folder is created if missing.
+    text : str
+        The content, written as UTF-8.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def build_review_page(
+    output_dir: Path,
+    sidecar_paths: Sequence[Path],
+    out_html: Path,
+    *,
+    dataset_name: str = "",
+) -> dict[str, Any]:
+    """Build the review page from the sidecars and write it atomically.
+
+    Parameters
+    ----------
+    output_dir : Path
+        OUTPUT_DIR (sidecar ``log`` paths are relative to it).
+    sidecar_paths : sequence of Path
+        The sidecars to show, one card each (e.g. from :func:`collect_sidecars`). A sidecar
+        that cannot be read or parsed becomes a failed card saying so.
+    out_html : Path
+        The page to write, normally ``OUTPUT_DIR/index.html``; links are relative to its folder.
+    dataset_name : str, optional
+        Shown in the page title.
+
+    Returns
+    -------
+    dict
+        Summary counts, as :func:`summarize_cards` returns them.
+    """
+    output_dir = Path(output_dir)
+    out_html = Path(out_html)
+    page_dir = out_html.parent
+    cards = []
+    for sidecar in sorted({Path(p) for p in sidecar_paths}, key=lambda p: p.as_posix()):
+        data, error = read_sidecar(sidecar)
+        card = card_from_sidecar(data, sidecar, output_dir, page_dir, read_error=error)
+        if data is None:
+            card["unreadable"] = True
+        cards.append(card)
+    cards.sort(key=_card_sort_key)
+    summary = summarize_cards(cards)
+    write_text_atomic(
+        out_html, render_review_html(cards, dataset_name=dataset_name, summary=summary)
+    )
+    return summary
+
+
+def _card_sort_key(card: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Subject, session, then source path, in natural order."""
+    return (
+        _natural_key(_entity(card, "subject") or ""),
+        _natural_key(_entity(card, "session") or ""),
+        _natural_key(card.get("source") or card.get("sidecar") or ""),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m neurovid.report OUTPUT_DIR [--dataset-name NAME]``.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status (0).
+    """
+    parser = argparse.ArgumentParser(description="Rebuild OUTPUT_DIR/index.html from sidecars.")
+    parser.add_argument("output_dir", type=Path)
+    parser.add_argument("--dataset-name", default="")
+    parser.add_argument("--out", type=Path, help="page to write (default OUTPUT_DIR/index.html)")
+    args = parser.parse_args(argv)
+    out = args.out or args.output_dir / "index.html"
+    start = time.perf_counter()
+    summary = build_review_page(
+        args.output_dir, collect_sidecars(args.output_dir), out, dataset_name=args.dataset_name
+    )
+    print(
+        f"{out}: {summary['images']} images, {summary['rendered']} rendered, "
+        f"{summary['failed']} failed ({time.perf_counter() - start:.2f} s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
