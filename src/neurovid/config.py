@@ -31,6 +31,20 @@ def _describe(error) -> str:
     return f"'{where}': {error.message}" if where else error.message
 
 
+def _coerce_booleans(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """``--config strict=true`` arrives as the string "true"; make it a bool."""
+    for key, spec in schema.get("properties", {}).items():
+        value = config.get(key)
+        if spec.get("type") == "boolean" and isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("true", "yes", "on", "1"):
+                config[key] = True
+            elif lowered in ("false", "no", "off", "0"):
+                config[key] = False
+        elif spec.get("type") == "object" and isinstance(value, dict):
+            _coerce_booleans(value, spec)
+
+
 def validate_config(config: dict[str, Any], schema_path: str | os.PathLike[str]) -> None:
     """Validate (and fill defaults into) ``config`` with :func:`snakemake.utils.validate`.
 
@@ -42,13 +56,14 @@ def validate_config(config: dict[str, Any], schema_path: str | os.PathLike[str])
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    _coerce_booleans(config, schema)
     try:
         validate(config, str(schema_path), set_default=True)
     except WorkflowError:
         # snakemake's message embeds the whole schema; find the precise error ourselves
         import jsonschema
 
-        schema = yaml.safe_load(Path(schema_path).read_text())
         validator = jsonschema.Draft202012Validator(schema)
         best = jsonschema.exceptions.best_match(validator.iter_errors(config))
         message = _describe(best) if best is not None else "does not match config/schema.yaml"

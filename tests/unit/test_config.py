@@ -6,8 +6,8 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
 
+from conftest import REPO
 from neurovid.config import check_paths, render_options, validate_config
 from neurovid.errors import ConfigError
 from neurovid.render import RenderOptions
@@ -47,6 +47,13 @@ def test_wrong_config_gives_one_line(change, message):
     text = str(raised.value)
     assert text.startswith("config error: ") and "\n" not in text
     assert message in text
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False), ("yes", True)])
+def test_boolean_strings_from_the_command_line(text, value):
+    config = {"bids_dir": "x", "strict": text}
+    validate_config(config, SCHEMA)
+    assert config["strict"] is value
 
 
 def test_paths(tmp_path):

@@ -10,9 +10,9 @@ import imageio_ffmpeg
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import REPO, write_image
 from PIL import Image
 
+from conftest import REPO, write_image
 from neurovid.cli import render_main
 from neurovid.frames import HEADER_PX, PROGRESS_PX
 from neurovid.render import RenderOptions, file_sha256, render_image
@@ -157,3 +157,14 @@ def test_entry_script_help_and_run(image, tmp_path):
     done = subprocess.run([sys.executable, script, image, tmp_path / "v.mp4"], capture_output=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "v.mp4").stat().st_size > 1000
+
+
+def test_encoder_failure_fails_the_job_and_leaves_nothing(image, tmp_path, monkeypatch):
+    """A killed or failing ffmpeg is not the input's fault: it raises, no sidecar is written."""
+    import neurovid.encode as encode
+
+    monkeypatch.setattr(encode, "ffmpeg_exe", lambda: "/bin/false")
+    out = tmp_path / "out" / "v.mp4"
+    with pytest.raises(encode.EncoderError):
+        render_image(image, out)
+    assert list(out.parent.iterdir()) == []

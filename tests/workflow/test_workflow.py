@@ -10,6 +10,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
+
 from conftest import REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
