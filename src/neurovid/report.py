@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -187,23 +187,29 @@ def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _href(target: str | os.PathLike[str], page_dir: Path) -> str:
-    """A percent-encoded link from the page's folder to a file (never a scheme URL)."""
-    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(page_dir))
-    rel_posix = PurePosixPath(*Path(rel).parts).as_posix()
-    encoded = quote(rel_posix, safe="/")  # ':' is encoded, so the link can't carry a scheme
-    return encoded if not encoded.startswith("/") else "." + encoded
+@functools.lru_cache(maxsize=4096)
+def _rel_dir(folder: str, page_dir: str) -> str:
+    """The folder as a POSIX path relative to the page's folder (both made absolute)."""
+    rel = os.path.relpath(os.path.abspath(folder), os.path.abspath(page_dir))
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
-def _resolve(base: Path, relative: Any) -> Path | None:
-    """``base / relative`` for a relative path string from a sidecar, else None."""
-    name = _text(relative)
-    if name is None:
+def _link(base_rel: str, name: Any, page_dir: str) -> str | None:
+    """A percent-encoded link to ``name`` (relative to a folder ``base_rel`` from the page).
+
+    ``name`` comes from a sidecar; absolute names are linked relative to the page too. The
+    result never carries a URL scheme (``:`` is percent-encoded) and never starts with ``/``.
+    """
+    text = _text(name)
+    if text is None:
         return None
-    name = name.replace("\\", "/")
-    if PurePosixPath(name).is_absolute() or re.match(r"^[A-Za-z]:", name):
-        return Path(name)
-    return Path(posixpath.normpath((PurePosixPath(base.as_posix()) / name).as_posix()))
+    text = text.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:/", text):
+        target = _rel_dir(text, page_dir)
+    else:
+        target = posixpath.normpath(f"{base_rel}/{text}")
+    encoded = quote(target, safe="/")  # ':' is encoded, so the link can't carry a scheme
+    return encoded if not encoded.startswith("/") else "." + encoded
 
 
 def _entities(data: Mapping[str, Any]) -> list[list[str]]:
@@ -259,15 +265,16 @@ def card_from_sidecar(
         relative links (``video``, ``poster``, ``sidecar``, ``log``). Links are None when absent.
     """
     sidecar_path = Path(sidecar_path)
-    output_dir = Path(output_dir)
-    page_dir = Path(page_dir) if page_dir is not None else output_dir
+    page = os.fspath(page_dir if page_dir is not None else output_dir)
+    folder_rel = _rel_dir(os.path.dirname(os.fspath(sidecar_path)), page)
+    output_rel = _rel_dir(os.fspath(output_dir), page)
     card: dict[str, Any] = {
         "status": "failed",
         "error": None,
         "warnings": [],
         "source": None,
         "entities": [],
-        "sidecar": _href(sidecar_path, page_dir),
+        "sidecar": _link(folder_rel, sidecar_path.name, page),
         "sidecarName": sidecar_path.name,
         "log": None,
         "logName": None,
@@ -290,8 +297,9 @@ def card_from_sidecar(
     }
     if data is None:
         card["error"] = _one_line(read_error or "sidecar could not be read")
-        card["entities"] = _entities_from_path(_relative_to(sidecar_path, output_dir))
-        card["source"] = _relative_to(sidecar_path, output_dir).as_posix()
+        inside = _relative_to(sidecar_path, Path(output_dir))
+        card["entities"] = _entities_from_path(inside)
+        card["source"] = inside.as_posix()
         return card
 
     card["source"] = _text(data.get("source"))
@@ -299,10 +307,8 @@ def card_from_sidecar(
     warnings = data.get("warnings")
     if isinstance(warnings, list):
         card["warnings"] = [w for w in (_text(x) for x in warnings[:50]) if w]
-    log = _resolve(output_dir, data.get("log"))
-    if log is not None:
-        card["log"] = _href(log, page_dir)
-        card["logName"] = _text(data.get("log"))
+    card["log"] = _link(output_rel, data.get("log"), page)
+    card["logName"] = _text(data.get("log")) if card["log"] else None
 
     image = _section(data, "image")
     card["shape"] = _numbers(image.get("shape"))
@@ -317,11 +323,8 @@ def card_from_sidecar(
     card["window"] = [low, high] if low is not None and high is not None else None
 
     video = _section(data, "video")
-    folder = sidecar_path.parent
-    video_file = _resolve(folder, video.get("file"))
-    poster_file = _resolve(folder, video.get("poster"))
-    card["video"] = _href(video_file, page_dir) if video_file else None
-    card["poster"] = _href(poster_file, page_dir) if poster_file else None
+    card["video"] = _link(folder_rel, video.get("file"), page)
+    card["poster"] = _link(folder_rel, video.get("poster"), page)
     card["sha256"] = _text(video.get("sha256"))
     card["fps"] = _number(video.get("fps"))
     card["frames"] = _number(video.get("frame_count"))
@@ -497,7 +500,7 @@ def render_review_html(
     title = f"neurovid review · {dataset_name}" if dataset_name else "neurovid review"
     template, csp = _template()
     values = {
-        "CSP": html.escape(csp, quote=True),
+        "CSP": html.escape(csp, quote=False).replace('"', "&quot;"),
         "TITLE": html.escape(title),
         "DATASET": html.escape(dataset_name or "unnamed dataset"),
         "GENERATED": html.escape(generated),
