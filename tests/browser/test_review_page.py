@@ -314,7 +314,7 @@ def test_export_tsv_json_and_import_in_fresh_profile(
         assert text(fresh, "#sum-rated") == "0" and stored_ratings(fresh) == {}
         fresh.set_input_files("#import-file", str(export))  # ... until the export is imported
         fresh.wait_for_function("() => document.getElementById('sum-rated').textContent === '1'")
-        assert "Imported 1 ratings" in text(fresh, "#toast")
+        assert "Imported 1 rating from" in text(fresh, "#toast")
         assert card(fresh, "sub-02 · ses-1").locator(".badge").inner_text() == "Doubtful"
         got = stored_ratings(fresh)[sha]
         assert got["rating"] == "doubtful" and got["tags"] == ["wrap_around", "low_snr"]
@@ -460,3 +460,45 @@ def test_many_images_are_paged(site: ReviewSite, new_page: Any, tmp_path: Path) 
     assert rec.errors == []
     assert file_requests_only(rec.requests) == []
     assert len({urlparse(u).path for u in rec.requests if u.endswith(".png")}) == 1
+
+
+def test_rerendered_video_is_not_prerated(site: ReviewSite, new_page: Any, tmp_path: Path) -> None:
+    from neurovid.report import build_review_page, collect_sidecars
+
+    poster = site.root / "sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.png"
+    html = fake_site(tmp_path / "rerender", 3, poster)
+    page, rec = new_page(html.as_uri())
+    page.keyboard.press("j")
+    page.keyboard.press("3")
+    assert text(page, "#sum-rated") == "1"
+
+    # the first image is rendered again: a new video with a new checksum
+    sidecar = tmp_path / "rerender/sub-0000/anat/sub-0000_T1w.json"
+    data = json.loads(sidecar.read_text())
+    data["video"]["sha256"] = "f" * 64
+    sidecar.write_text(json.dumps(data))
+    build_review_page(html.parent, collect_sidecars(html.parent), html)
+    page.reload()
+    page.wait_for_selector("html[data-ready='1']")
+    assert text(page, "#sum-rated") == "0"
+    assert card(page, "sub-0000").locator(".badge").inner_text() == "unrated"
+    assert rec.errors == []
+
+
+def test_player_is_modal(site: ReviewSite, new_page: Any) -> None:
+    page, _ = new_page(site.url)
+    open_with_keys(page, "sub-02")
+    for _ in range(40):  # Tab never leaves the player
+        page.keyboard.press("Tab")
+        inside = page.evaluate(
+            "() => document.getElementById('player').contains(document.activeElement)"
+        )
+        assert inside, page.evaluate("() => document.activeElement.outerHTML.slice(0, 80)")
+    page.keyboard.press("?")
+    page.wait_for_selector("#help:not([hidden])")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#player", state="hidden")
+    assert page.evaluate("() => document.getElementById('grid').inert") is False
+    assert "selected" in card(page, "sub-02 · ses-1").get_attribute("class")
