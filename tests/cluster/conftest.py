@@ -10,7 +10,10 @@ by ``timeout -k``, e.g.::
     def test_real_workflow(run_snakemake_slurm, tmp_path):
         result = run_snakemake_slurm(
             tmp_path,
+            "--configfile", str(REPO_ROOT / "config" / "config.yaml"),  # cwd is tmp_path
             "--config", f"bids_dir={bids}", f"output_dir={tmp_path / 'out'}",
+            snakefile=REPO_ROOT / "Snakefile",
+            timeout=600,
         )
         assert result.returncode == 0, result.log_text
 
@@ -203,9 +206,9 @@ def run_snakemake_slurm(slurm_cluster: SlurmCluster) -> RunSnakemake:
     Runs ``timeout -k 10 <timeout> python -m snakemake --workflow-profile <profile>
     --executor slurm --slurm-init-seconds-before-status-checks 5 [--snakefile S] *args``
     in ``workdir`` with the cluster's env; stdout+stderr go to ``workdir/snakemake.log``.
-    Without ``snakefile`` snakemake finds the repo's workflow/Snakefile only if workdir
-    holds one, so pass ``snakefile=REPO_ROOT / "workflow" / "Snakefile"`` for the real
-    workflow. ``profile=None`` leaves the workflow profile out.
+    Without ``snakefile`` snakemake looks for a Snakefile in workdir: for the real workflow
+    pass ``snakefile=REPO_ROOT / "Snakefile"`` and ``--configfile`` (its ``configfile:`` is
+    relative to workdir). ``profile=None`` leaves the workflow profile out.
     """
 
     def run(

@@ -50,6 +50,7 @@ def test_group_jobs_run_as_slurm_jobs(slurm_cluster, run_snakemake_slurm, tmp_pa
     result = run_snakemake_slurm(tmp_path, "--snakefile", "Snakefile", timeout=300)
 
     log = result.log_text
+    print(f"cluster set-up {slurm_cluster.setup_seconds:.1f}s, snakemake {result.duration:.1f}s")
     assert not result.timed_out, f"snakemake timed out after {result.duration:.0f}s:\n{log}"
     assert result.returncode == 0, f"snakemake failed ({result.returncode}):\n{log}"
 

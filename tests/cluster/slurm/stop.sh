@@ -8,7 +8,7 @@
 # nothing is ever killed by name. Jobs still in the cluster are cancelled first so that
 # no slurmstepd or job process outlives slurmd. Each daemon gets SIGTERM, then SIGKILL
 # after a bounded wait. Pid files are removed; the rest of STATE_DIR (config, key, logs)
-# is kept for inspection and re-use. Safe to call when nothing is running.
+# is kept for inspection and reuse. Safe to call when nothing is running.
 set -euo pipefail
 
 STATE_DIR="${1:-/tmp/neurovid-slurm}"
