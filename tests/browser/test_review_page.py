@@ -181,8 +181,8 @@ def test_keyboard_review_survives_reload(site: ReviewSite, new_page: Any) -> Non
     page.reload()
     page.wait_for_selector("html[data-ready='1']")
     assert text(page, "#sum-rated") == "2"
-    assert card(page, "sub-01 · ses-1").locator(".badge").inner_text() == "Pass"
-    assert card(page, "sub-01 · ses-2").locator(".badge").inner_text() == "Fail"
+    assert card(page, "sub-01 · ses-1").locator(".badge.rating").inner_text() == "Pass"
+    assert card(page, "sub-01 · ses-2").locator(".badge.rating").inner_text() == "Fail"
     assert "Motion" in card(page, "sub-01 · ses-1").locator(".tagline").inner_text()
     stored = stored_ratings(page)
     one = stored[site.sha["sub-01_ses-1_run-1_T1w"]]
@@ -211,11 +211,11 @@ def test_grid_keys_rate_the_selected_card(site: ReviewSite, new_page: Any) -> No
     selected = page.locator(".card.selected")
     assert selected.count() == 1
     page.keyboard.press("2")
-    assert selected.locator(".badge").inner_text() == "Doubtful"
+    assert selected.locator(".badge.rating").inner_text() == "Doubtful"
     page.keyboard.press("k")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("0")
-    assert selected.locator(".badge").inner_text() == "unrated"
+    assert selected.locator(".badge.rating").inner_text() == "unrated"
 
 
 def test_typing_in_fields_does_not_trigger_shortcuts(site: ReviewSite, new_page: Any) -> None:
@@ -315,7 +315,7 @@ def test_export_tsv_json_and_import_in_fresh_profile(
         fresh.set_input_files("#import-file", str(export))  # ... until the export is imported
         fresh.wait_for_function("() => document.getElementById('sum-rated').textContent === '1'")
         assert "Imported 1 rating from" in text(fresh, "#toast")
-        assert card(fresh, "sub-02 · ses-1").locator(".badge").inner_text() == "Doubtful"
+        assert card(fresh, "sub-02 · ses-1").locator(".badge.rating").inner_text() == "Doubtful"
         got = stored_ratings(fresh)[sha]
         assert got["rating"] == "doubtful" and got["tags"] == ["wrap_around", "low_snr"]
         assert got["note"] == "tab\there\nnew line \\ backslash" and got["rater"] == "Dr. Tester"
@@ -481,7 +481,7 @@ def test_rerendered_video_is_not_prerated(site: ReviewSite, new_page: Any, tmp_p
     page.reload()
     page.wait_for_selector("html[data-ready='1']")
     assert text(page, "#sum-rated") == "0"
-    assert card(page, "sub-0000").locator(".badge").inner_text() == "unrated"
+    assert card(page, "sub-0000").locator(".badge.rating").inner_text() == "unrated"
     assert rec.errors == []
 
 
