@@ -1,8 +1,10 @@
 """Fixtures for tests against a real one-node SLURM cluster started on this host.
 
 ``slurm_cluster`` (session scope) runs ``tests/cluster/slurm/start.sh`` once, yields a
-:class:`SlurmCluster` and runs ``stop.sh`` at teardown, also when tests failed (a cluster
-that was already fully running before the session is reused and left running).
+:class:`SlurmCluster` and runs ``stop.sh`` at teardown, also when tests failed. There is one
+cluster per machine (fixed ports, /etc/slurm/slurm.conf): concurrent pytest sessions share
+it, each registered in ``STATE_DIR/users/<pid>``, and the last one out stops it. A cluster
+that was started by hand (up, with no registered session) is reused and left running.
 ``run_snakemake_slurm`` runs ``snakemake --executor slurm`` against that cluster, bounded
 by ``timeout -k``, e.g.::
 
@@ -24,6 +26,7 @@ silently skip them.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +104,34 @@ def _daemon_alive(state_dir: Path, name: str) -> bool:
         return False
 
 
+def _pid_alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def _live_users(state_dir: Path) -> set[int]:
+    """Pids of the pytest sessions registered as using the cluster (dead ones pruned)."""
+    users: set[int] = set()
+    for entry in (state_dir / "users").glob("*"):
+        if entry.name.isdigit() and _pid_alive(int(entry.name)):
+            users.add(int(entry.name))
+        else:
+            entry.unlink(missing_ok=True)
+    return users
+
+
+@contextmanager
+def _users_lock(state_dir: Path) -> Iterator[None]:
+    """Serialise sessions' start/register and unregister/stop (not start.sh's own lock)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "users").mkdir(exist_ok=True)
+    with open(state_dir / ".users.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _parse_exports(text: str) -> dict[str, str]:
     """Parse the ``export NAME=VALUE`` lines start.sh prints (values are %q-quoted)."""
     out: dict[str, str] = {}
@@ -123,30 +155,42 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
 
     state_dir = Path(os.environ.get("NEUROVID_SLURM_STATE_DIR", DEFAULT_STATE_DIR))
     stop = [str(SLURM_SCRIPTS / "stop.sh"), str(state_dir)]
-    # A cluster a developer started by hand (all daemons up) is reused and left running.
-    was_running = all(_daemon_alive(state_dir, name) for name in DAEMONS)
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(
-            [str(SLURM_SCRIPTS / "start.sh"), str(state_dir)],
-            capture_output=True,
-            text=True,
-            timeout=900,  # a first run apt-installs slurm-wlm and munge
+    me = state_dir / "users" / str(os.getpid())
+
+    def release() -> subprocess.CompletedProcess[str] | None:
+        """Unregister; stop the cluster when no other session uses it (unless by hand)."""
+        with _users_lock(state_dir):
+            me.unlink(missing_ok=True)
+            if started_by_hand or _live_users(state_dir):
+                return None
+            return subprocess.run(stop, capture_output=True, text=True, timeout=180)
+
+    with _users_lock(state_dir):
+        # Up with no registered session: a developer started it; reuse it, leave it running.
+        started_by_hand = not _live_users(state_dir) and all(
+            _daemon_alive(state_dir, name) for name in DAEMONS
         )
-    except subprocess.TimeoutExpired as exc:
-        subprocess.run(stop, check=False, timeout=120)
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        pytest.fail(f"start.sh timed out:\n{err[-5000:]}", pytrace=False)
-    setup_seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        subprocess.run(stop, check=False, timeout=120)
-        pytest.fail(
-            f"start.sh failed (exit {proc.returncode}):\n{proc.stderr[-5000:]}", pytrace=False
-        )
-    exported = _parse_exports(proc.stdout)
-    if "SLURM_CONF" not in exported:
-        subprocess.run(stop, check=False, timeout=120)
-        pytest.fail(f"start.sh printed no SLURM_CONF:\n{proc.stdout}", pytrace=False)
+        me.touch()
+        start = time.monotonic()
+        try:
+            proc = subprocess.run(
+                [str(SLURM_SCRIPTS / "start.sh"), str(state_dir)],
+                capture_output=True,
+                text=True,
+                timeout=900,  # a first run apt-installs slurm-wlm and munge
+            )
+            error = None if proc.returncode == 0 else f"exit {proc.returncode}"
+            stderr = proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            proc, error = None, "timed out"
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+        setup_seconds = time.monotonic() - start
+    exported = _parse_exports(proc.stdout) if proc is not None else {}
+    if error is None and "SLURM_CONF" not in exported:
+        error = f"printed no SLURM_CONF: {proc.stdout!r}"
+    if error is not None:
+        release()
+        pytest.fail(f"start.sh failed ({error}):\n{stderr[-5000:]}", pytrace=False)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     env.update(exported)
@@ -164,11 +208,10 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     try:
         yield cluster
     finally:
-        if not was_running:
-            res = subprocess.run(stop, capture_output=True, text=True, timeout=180)
-            if res.returncode != 0:
-                # Reported as a teardown error, apart from the tests' own results.
-                pytest.fail(f"stop.sh failed ({res.returncode}):\n{res.stderr}", pytrace=False)
+        res = release()
+        if res is not None and res.returncode != 0:
+            # Reported as a teardown error, apart from the tests' own results.
+            pytest.fail(f"stop.sh failed ({res.returncode}):\n{res.stderr}", pytrace=False)
 
 
 @dataclass
