@@ -34,7 +34,7 @@ def test_defaults_are_filled_in():
         ({"bids_dri": "x"}, "unknown key 'bids_dri' (allowed: bids_dir, exclude_participant"),
         ({"render": {"fsp": 3}}, "unknown key 'fsp' in 'render'"),
         ({"render": {"fps": "fast"}}, "'render.fps': 'fast' is not of type 'number'"),
-        ({"strict": "yes"}, "'strict': 'yes' is not of type 'boolean'"),
+        ({"strict": "maybe"}, "'strict': 'maybe' is not of type 'boolean'"),
         ({"render": {"display": "upside"}}, "'render.display' is 'upside'; allowed: neuro"),
         ({"participant_label": "01"}, "'participant_label': '01' is not of type 'array'"),
     ],
