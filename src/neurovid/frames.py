@@ -32,6 +32,7 @@ AXIS_LETTERS = (("L", "R"), ("P", "A"), ("I", "S"))
 AXIS_NAMES = ("x", "y", "z")
 
 GUTTER_PX = 30  # room for a direction letter left and right of each panel
+PANEL_GAP_PX = 16  # between two panels, so one panel's R and the next one's L stay apart
 TOP_ROW_PX = 30  # plane name and the superior/anterior letter
 BOTTOM_ROW_PX = 30  # position in mm and the inferior/posterior letter
 HEADER_PX = 40
@@ -143,7 +144,7 @@ def compute_layout(
     """
     extent_mm = [n * v for n, v in zip(shape, voxel_sizes_mm, strict=True)]
     panel_mm = [(extent_mm[s.col_axis], extent_mm[s.row_axis]) for s in specs]
-    available = frame_width - 2 * GUTTER_PX * len(specs)
+    available = frame_width - 2 * GUTTER_PX * len(specs) - PANEL_GAP_PX * (len(specs) - 1)
     px_per_mm = available / sum(w for w, _ in panel_mm)
     px_per_mm = min(px_per_mm, MAX_PANEL_HEIGHT_PX / max(h for _, h in panel_mm))
     sizes = [(max(2, round(w * px_per_mm)), max(2, round(h * px_per_mm))) for w, h in panel_mm]
@@ -155,7 +156,8 @@ def compute_layout(
         left += GUTTER_PX
         # panels of different heights are centred vertically
         boxes.append(PanelBox(left, panels_top + (tallest - h) // 2, w, h))
-        left += w + GUTTER_PX
+        left += w + GUTTER_PX + PANEL_GAP_PX
+    left -= PANEL_GAP_PX
     width = left + left % 2
     height = panels_top + tallest + BOTTOM_ROW_PX
     height += height % 2
@@ -306,14 +308,25 @@ class FrameRenderer:
         resized = Image.fromarray(plane).resize((box.width, box.height), self._resample)
         return np.asarray(resized)
 
-    def position_text(self, panel: int, index: int) -> str:
-        """World position of slice ``index`` of ``panel``, e.g. ``"x = +12.0 mm  111/197"``."""
+    def position_text(self, panel: int, index: int) -> tuple[str, str]:
+        """World position and number of slice ``index``, e.g. ``("x = +12.0 mm", "111/197")``."""
         axis = self.specs[panel].slice_axis
         position = self.volume.world_position_mm(axis, index)
-        text = f"{AXIS_NAMES[axis]} = {position:+.1f} mm  {index + 1}/{self.volume.shape[axis]}"
-        if self._labels.width(text) > self.layout.boxes[panel].width // 2 - 14:
-            text = f"{AXIS_NAMES[axis]} = {position:+.1f} mm"
-        return text
+        return f"{AXIS_NAMES[axis]} = {position:+.1f} mm", f"{index + 1}/{self.volume.shape[axis]}"
+
+    def _draw_labels(self, frame: np.ndarray, panel: int, index: int) -> None:
+        """Position below the panel's left half, slice number below its right half."""
+        box = self.layout.boxes[panel]
+        half = max(0, box.width // 2 - 14)  # the bottom letter sits in between
+        top = box.top + box.height + 2
+        rows = slice(top, top + self._labels.height)
+        frame[rows, box.left : box.left + half] = 0
+        frame[rows, box.left + box.width - half : box.left + box.width] = 0
+        position, number = (self._labels.render(t) for t in self.position_text(panel, index))
+        position = position[:, :half]
+        number = number[:, -half:] if half else number[:, :0]
+        frame[rows, box.left : box.left + position.shape[1]] = position
+        frame[rows, box.left + box.width - number.shape[1] : box.left + box.width] = number
 
     def frame(self, frame_index: int) -> np.ndarray:
         """Frame ``frame_index`` as a new uint8 (height, width) grey image."""
@@ -334,11 +347,7 @@ class FrameRenderer:
             frame[box.top : box.top + box.height, box.left : box.left + box.width] = (
                 self.panel_image(panel, index)
             )
-            label = self._labels.render(self.position_text(panel, index))
-            label = label[:, : max(0, box.width // 2 - 14)]
-            y0 = box.top + box.height + 2
-            frame[y0 : y0 + label.shape[0], box.left : box.left + box.width // 2 - 14] = 0
-            frame[y0 : y0 + label.shape[0], box.left : box.left + label.shape[1]] = label
+            self._draw_labels(frame, panel, index)
         if self.sweep == "sequential":
             for panel, box in enumerate(self.layout.boxes):
                 moving = self._is_moving(frame_index, panel)
