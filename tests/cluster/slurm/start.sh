@@ -6,8 +6,10 @@
 # - installs Debian's slurm-wlm and munge with apt-get when they are missing (needs root);
 # - writes STATE_DIR/slurm.conf for this host and a munge key STATE_DIR/munge/munge.key;
 # - starts munged, slurmctld and slurmd by hand (no systemd), each writing a pid file
-#   in STATE_DIR, and everything (sockets, spool, logs) lives in STATE_DIR: nothing in
-#   /etc is touched and a system munged/slurm, if any, is left alone;
+#   in STATE_DIR; everything (munge socket, spool, state, logs) lives in STATE_DIR and a
+#   system munged, if any, is left alone. The one thing outside: /etc/slurm/slurm.conf
+#   becomes a symlink to STATE_DIR/slurm.conf (jobs' nested srun needs it, see below);
+#   an existing config there that is not such a link is never replaced;
 # - waits (bounded) until `sinfo` shows the node idle;
 # - prints the environment the client commands need, as `export NAME=VALUE` lines on
 #   stdout (everything else goes to stderr), so `eval "$(start.sh)"` works.
@@ -43,11 +45,10 @@ if [[ $need_install -eq 1 ]]; then
     log "installing slurm-wlm and munge with apt-get (one-off, takes a minute) ..."
     export DEBIAN_FRONTEND=noninteractive
     # Keep the packages' maintainer scripts from starting daemons of their own.
-    policy_created=0
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
         printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
         chmod 755 /usr/sbin/policy-rc.d
-        policy_created=1
     fi
     apt_ok=0
     for attempt in 1 2; do
@@ -59,7 +60,6 @@ if [[ $need_install -eq 1 ]]; then
             break
         fi
     done
-    [[ $policy_created -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
     [[ $apt_ok -eq 1 ]] || die "apt-get install slurm-wlm munge failed"
 fi
 for cmd in munged mungekey slurmctld slurmd sbatch squeue sinfo scancel scontrol; do
@@ -102,7 +102,8 @@ wait_pidfile() {
 NODE="$(hostname -s)"
 CPUS="$(nproc)"
 mem_total_mb=$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024))
-margin_mb="${NEUROVID_SLURM_MEM_MARGIN_MB:-$((mem_total_mb / 10 > 1024 ? mem_total_mb / 10 : 1024))}"
+default_margin_mb=$((mem_total_mb / 10 > 1024 ? mem_total_mb / 10 : 1024))
+margin_mb="${NEUROVID_SLURM_MEM_MARGIN_MB:-$default_margin_mb}"
 REAL_MEM=$((mem_total_mb - margin_mb))
 ((REAL_MEM >= 256)) || die "too little memory for a node: ${mem_total_mb} MB total"
 
@@ -202,13 +203,14 @@ else
         --pid-file="$munge_pid" \
         --log-file="$STATE_DIR/log/munged.log" \
         --seed-file="$MUNGE_DIR/munged.seed" \
-        --num-threads=2 9>&- ||
-        die "munged failed to start; see $STATE_DIR/log/munged.log"
-    wait_pidfile munged "$munge_pid" 10 || die "munged did not come up; see $STATE_DIR/log/munged.log"
+        --num-threads=2 9>&- </dev/null >>"$STATE_DIR/log/munged.out" 2>&1 ||
+        die "munged failed to start; see $STATE_DIR/log/munged.{log,out}"
+    wait_pidfile munged "$munge_pid" 10 ||
+        die "munged did not come up; see $STATE_DIR/log/munged.{log,out}"
 fi
 # Sanity: the socket authenticates.
 munge --socket="$SOCKET" -n </dev/null | unmunge --socket="$SOCKET" >/dev/null ||
-    die "munge round trip failed on $SOCKET; see $STATE_DIR/log/munged.log"
+    die "munge round trip failed on $SOCKET; see $STATE_DIR/log/munged.{log,out}"
 
 # --- 5. slurmctld, slurmd ----------------------------------------------------------------
 if alive slurmctld "$ctld_pid"; then
@@ -218,18 +220,20 @@ else
     log "starting slurmctld"
     # -c: start from a clean job state (this is a throw-away cluster). "9>&-": daemons must
     # not inherit the lock.
-    slurmctld -c -f "$CONF" 9>&- || die "slurmctld failed; see $STATE_DIR/log/slurmctld.log"
+    slurmctld -c -f "$CONF" 9>&- </dev/null >>"$STATE_DIR/log/slurmctld.out" 2>&1 ||
+        die "slurmctld failed; see $STATE_DIR/log/slurmctld.{log,out}"
     wait_pidfile slurmctld "$ctld_pid" 20 ||
-        die "slurmctld did not come up; see $STATE_DIR/log/slurmctld.log"
+        die "slurmctld did not come up; see $STATE_DIR/log/slurmctld.{log,out}"
 fi
 if alive slurmd "$slurmd_pid"; then
     log "slurmd already running (pid $(cat "$slurmd_pid"))"
 else
     rm -f "$slurmd_pid"
     log "starting slurmd"
-    slurmd -f "$CONF" -N "$NODE" 9>&- || die "slurmd failed; see $STATE_DIR/log/slurmd.log"
+    slurmd -f "$CONF" -N "$NODE" 9>&- </dev/null >>"$STATE_DIR/log/slurmd.out" 2>&1 ||
+        die "slurmd failed; see $STATE_DIR/log/slurmd.{log,out}"
     wait_pidfile slurmd "$slurmd_pid" 20 ||
-        die "slurmd did not come up; see $STATE_DIR/log/slurmd.log"
+        die "slurmd did not come up; see $STATE_DIR/log/slurmd.{log,out}"
 fi
 
 # --- 6. wait for the node ----------------------------------------------------------------
@@ -240,10 +244,12 @@ while ((SECONDS < deadline)); do
     state="$(sinfo -h -n "$NODE" -o '%t' 2>/dev/null | head -n1 || true)"
     case "$state" in
     idle | mix | alloc) break ;;
-    down* | drain* | drng*) scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true ;;
+    down* | drain* | drng*)
+        scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true
+        ;;
     esac
-    alive slurmctld "$ctld_pid" || die "slurmctld died; see $STATE_DIR/log/slurmctld.log"
-    alive slurmd "$slurmd_pid" || die "slurmd died; see $STATE_DIR/log/slurmd.log"
+    alive slurmctld "$ctld_pid" || die "slurmctld died; see $STATE_DIR/log/slurmctld.{log,out}"
+    alive slurmd "$slurmd_pid" || die "slurmd died; see $STATE_DIR/log/slurmd.{log,out}"
     sleep 1
 done
 case "$state" in
