@@ -3,6 +3,14 @@ rule render_video:
         image=image_input,
     output:
         sidecar=f"{OUT}/{{image}}.json",
+    log:
+        f"{OUT}/logs/render/{{image}}.log",
+    group:
+        "render"
+    threads: 1
+    resources:
+        mem_mb=image_mem_mb,
+        runtime=20,
     params:
         image=image_path,
         video=lambda wildcards: f"{OUT}/{wildcards.image}.mp4",
@@ -10,13 +18,5 @@ rule render_video:
         entities=lambda wildcards: IMAGES[wildcards.image].entities,
         log_relative=lambda wildcards: f"logs/render/{wildcards.image}.log",
         options=RENDER_OPTIONS,
-    log:
-        f"{OUT}/logs/render/{{image}}.log",
-    threads: 1
-    resources:
-        mem_mb=image_mem_mb,
-        runtime=20,
-    group:
-        "render"
     script:
         "../scripts/render_video.py"

@@ -21,11 +21,11 @@ rule review_page:
     output:
         html=f"{OUT}/index.html",
         summary=f"{OUT}/logs/summary.json",
+    log:
+        f"{OUT}/logs/review_page.log",
     params:
         output_dir=lambda wildcards, output: os.path.dirname(output.html),
         dataset_name=BIDS_DIR.resolve().name,
-    log:
-        f"{OUT}/logs/review_page.log",
     script:
         "../scripts/build_index.py"
 
