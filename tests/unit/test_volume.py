@@ -6,7 +6,6 @@ import errno
 import gzip
 import os
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -93,10 +92,8 @@ def test_corpus_case(corpus: tuple[Path, dict[str, Expected]], rel: str) -> None
         else:
             assert vol.warnings == ()
         return
-    t0 = time.perf_counter()
     with pytest.raises(InputError) as info:
         load_volume(path, display_path=rel)
-    assert time.perf_counter() - t0 < 1.0
     _assert_one_line_naming(info.value, rel)
     assert exp.text in info.value.reason
     # the default display path is the path as given
@@ -218,15 +215,13 @@ def test_memory_refusal_happens_before_allocation(tmp_path: Path) -> None:
     expected = 4000**3 * (4 + 4 + 2) + 4 * 1024**2
     assert estimate_memory_bytes(path) == expected
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         with pytest.raises(InputError) as info:
             load_volume(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - t0 < 0.5
-    assert peak < 2_000_000
+    assert peak < 2_000_000  # refused from the header: nothing near 640 GB was allocated
     assert info.value.reason == (
         "image too large: one volume of 4000×4000×4000 float32 needs ~640.0 GB "
         "of memory to load (limit 4.3 GB)"
@@ -377,27 +372,6 @@ def test_t1_like_integer_image_is_not_a_label_map(tmp_path: Path) -> None:
     data = np.rint(rng.normal(100, 20, size=(64, 64, 48))).clip(0, 255)
     path = write_nifti(tmp_path / "t.nii.gz", nifti_bytes(data, dtype="uint8"))
     assert load_volume(path).warnings == ()
-
-
-def test_load_speed_of_a_1mm_head(tmp_path: Path) -> None:
-    shape = (197, 233, 189)
-    x, y, z = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij")
-    rng = np.random.default_rng(0)
-    head = np.where(x**2 + y**2 + z**2 < 0.8, 100 + 80 * x + rng.normal(0, 10, shape), 0)
-    path = write_nifti(tmp_path / "head.nii.gz", nifti_bytes(head.clip(0, 255), dtype="uint8"))
-    del x, y, z, head
-
-    def best(fn: object) -> float:
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            fn()  # type: ignore[operator]
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    ours = best(lambda: load_volume(path))
-    theirs = best(lambda: nib.load(path).get_fdata(dtype=np.float32))
-    assert ours < theirs + 0.1, (ours, theirs)
 
 
 # --------------------------------------------------------------------------- environment
