@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from neurovid.bidsname import entities_from_filename  # noqa: E402
 from neurovid.demo import template_path  # noqa: E402
+from neurovid.intensity import full_range_lut  # noqa: E402
 from neurovid.render import RenderOptions, frame_renderer, render_image  # noqa: E402
 from neurovid.volume import load_volume  # noqa: E402
 
@@ -80,7 +81,9 @@ def psnr_db(reference: list[np.ndarray], video: Path) -> float:
     meta = next(reader)
     width, height = meta["size"]
     errors = []
+    to_full = full_range_lut()  # the frames are video-range luma; ffmpeg decodes to 0–255
     for frame, raw in zip(reference, reader, strict=True):
+        frame = to_full[frame]
         decoded = np.frombuffer(raw, np.uint8).reshape(height, width).astype(np.float64)
         errors.append(np.mean((decoded - frame) ** 2))
     return float(10 * np.log10(255**2 / max(np.mean(errors), 1e-12)))

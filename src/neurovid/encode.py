@@ -46,14 +46,21 @@ def ffmpeg_command(
     preset: str = "superfast",
     threads: int = 1,
     x264_params: str = "",
+    input_pix_fmt: str = "gray",
 ) -> list[str]:
-    """The ffmpeg command line that encodes grey frames from stdin into ``out_path``."""
+    """The ffmpeg command line that encodes frames from stdin into ``out_path``.
+
+    ``input_pix_fmt`` is ``"gray"`` (full-range grey, converted by ffmpeg) or ``"yuv420p"``
+    (video-range luma plus neutral chroma, passed to x264 as it is).
+    """
     if width % 2 or height % 2:
         raise ValueError(f"yuv420p needs even frame dimensions, got {width}x{height}")
     return [
         ffmpeg_exe(),
         "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}",
+        "-f", "rawvideo", "-pix_fmt", input_pix_fmt,
+        *(["-color_range", "tv"] if input_pix_fmt == "yuv420p" else []),
+        "-s", f"{width}x{height}",
         "-framerate", f"{fps}", "-i", "pipe:0",
         "-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
         "-pix_fmt", "yuv420p", "-color_range", "tv", "-colorspace", "bt709",
@@ -74,7 +81,7 @@ class VideoWriter:
 
     def __init__(self, out_path: str | os.PathLike[str], width: int, height: int, fps: float,
                  *, crf: int = 20, preset: str = "superfast", threads: int = 1,
-                 x264_params: str = "") -> None:  # fmt: skip
+                 x264_params: str = "", video_range: bool = False) -> None:  # fmt: skip
         self.out_path = Path(out_path)
         self.shape = (height, width)
         self.command = ffmpeg_command(
@@ -85,8 +92,10 @@ class VideoWriter:
             crf=crf,
             preset=preset,
             threads=threads,
-            x264_params=x264_params,
+            x264_params=x264_params, input_pix_fmt="yuv420p" if video_range else "gray",
         )
+        # video range: each frame is the luma plane; the chroma planes are constant (grey)
+        self._chroma = bytes([128]) * (2 * (width // 2) * (height // 2)) if video_range else b""
         self.frames_written = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -96,7 +105,7 @@ class VideoWriter:
         )
         # a feeder thread keeps a few frames queued, so composing the next frame overlaps
         # with ffmpeg reading this one (a pipe buffer holds less than one frame)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
         self._feed_error: BaseException | None = None
         self._feeder = threading.Thread(target=self._feed, daemon=True)
         self._feeder.start()
@@ -114,12 +123,14 @@ class VideoWriter:
                 self._feed_error = error
 
     def write(self, frame: np.ndarray) -> None:
-        """Queue one uint8 (height, width) frame for the encoder."""
+        """Queue one uint8 (height, width) frame (grey, or luma with ``video_range``)."""
         if frame.shape != self.shape or frame.dtype != np.uint8:
             raise ValueError(f"frame must be uint8 {self.shape}, got {frame.dtype} {frame.shape}")
         if self._feed_error is not None:
             raise EncoderError(f"ffmpeg stopped early: {self._stderr()}")
         self._queue.put(np.ascontiguousarray(frame).tobytes())
+        if self._chroma:
+            self._queue.put(self._chroma)
         self.frames_written += 1
 
     def _stderr(self) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .intensity import to_uint8
+from .intensity import VIDEO_BLACK, VIDEO_WHITE, to_uint8, video_range_lut
 from .orientation import DisplayVolume
 from .text import GlyphStrip, font
 
@@ -259,6 +259,8 @@ class FrameRenderer:
         Short warnings drawn as boxes in the header (e.g. ``"OBLIQUE 12.0°"``).
     display, sweep, frame_width, interpolation
         See :class:`neurovid.render.RenderOptions`.
+    luma : {"full", "video"}
+        Grey levels 0–255, or H.264 video-range luma 16–235 (what the encoder takes).
     """
 
     def __init__(
@@ -273,20 +275,29 @@ class FrameRenderer:
         sweep: str = "together",
         frame_width: int = 1280,
         interpolation: str = "linear",
+        luma: str = "full",
     ) -> None:
+        if luma not in ("full", "video"):
+            raise ValueError(f"luma must be 'full' or 'video', not {luma!r}")
+        # "video": frames are drawn directly in H.264's 16–235 luma range, so the encoder
+        # takes them as they are (no conversion pass in ffmpeg)
+        self.luma = luma
+        lut = video_range_lut() if luma == "video" else np.arange(256, dtype=np.uint8)
+        levels = (VIDEO_BLACK, VIDEO_WHITE) if luma == "video" else (0, 255)
+        self._black, self._progress, self._active = (int(lut[v]) for v in (0, PROGRESS, ACTIVE))
         self.volume = volume
         self.window = window
         # windowed once for the whole video: per frame only uint8 slices are cut and scaled
         self.volume_u8 = np.empty(volume.shape, dtype=np.uint8)
         for x in range(0, volume.shape[0], 16):
-            self.volume_u8[x : x + 16] = to_uint8(volume.data[x : x + 16], window)
+            self.volume_u8[x : x + 16] = to_uint8(volume.data[x : x + 16], window, levels)
         self.specs = panel_specs(display)
         self.sweep = sweep
         self.layout = compute_layout(volume.shape, volume.voxel_sizes_mm, self.specs, frame_width)
         self.indices = sweep_indices(volume.shape, sweep)
-        self.background = draw_background(self.layout, self.specs, title, details, badges)
+        self.background = lut[draw_background(self.layout, self.specs, title, details, badges)]
         self._resample = Image.BILINEAR if interpolation == "linear" else Image.NEAREST
-        self._labels = GlyphStrip(14, BOTTOM_ROW_PX - 4, level=DIM_TEXT)
+        self._labels = GlyphStrip(14, BOTTOM_ROW_PX - 4, level=DIM_TEXT, lut=lut)
 
     @property
     def n_frames(self) -> int:
@@ -320,8 +331,8 @@ class FrameRenderer:
         half = max(0, box.width // 2 - 14)  # the bottom letter sits in between
         top = box.top + box.height + 2
         rows = slice(top, top + self._labels.height)
-        frame[rows, box.left : box.left + half] = 0
-        frame[rows, box.left + box.width - half : box.left + box.width] = 0
+        frame[rows, box.left : box.left + half] = self._black
+        frame[rows, box.left + box.width - half : box.left + box.width] = self._black
         position, number = (self._labels.render(t) for t in self.position_text(panel, index))
         position = position[:, :half]
         number = number[:, -half:] if half else number[:, :0]
@@ -352,11 +363,11 @@ class FrameRenderer:
             for panel, box in enumerate(self.layout.boxes):
                 moving = self._is_moving(frame_index, panel)
                 frame[box.top - 3 : box.top - 1, box.left : box.left + box.width] = (
-                    ACTIVE if moving else 0
+                    self._active if moving else self._black
                 )
         done = round(self.layout.width * (frame_index + 1) / self.n_frames)
-        frame[HEADER_PX : HEADER_PX + PROGRESS_PX, :done] = PROGRESS
-        frame[HEADER_PX : HEADER_PX + PROGRESS_PX, done:] = 0
+        frame[HEADER_PX : HEADER_PX + PROGRESS_PX, :done] = self._progress
+        frame[HEADER_PX : HEADER_PX + PROGRESS_PX, done:] = self._black
         return frame
 
     def _is_moving(self, frame_index: int, panel: int) -> bool:

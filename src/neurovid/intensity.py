@@ -46,11 +46,32 @@ def window_limits(
     return low, high
 
 
-def to_uint8(image: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
-    """Map ``image`` linearly so that ``limits`` become 0 and 255 (clipped), as uint8."""
+#: H.264 "video range" luma: black is 16 and white 235 (what browsers expect).
+VIDEO_BLACK, VIDEO_WHITE = 16, 235
+
+
+def to_uint8(
+    image: np.ndarray, limits: tuple[float, float], levels: tuple[int, int] = (0, 255)
+) -> np.ndarray:
+    """Map ``image`` linearly so that ``limits`` become ``levels`` (clipped), as uint8."""
     low, high = limits
+    black, white = levels
     scaled = (np.asarray(image, dtype=np.float32) - np.float32(low)) * np.float32(
-        255.0 / (high - low)
+        (white - black) / (high - low)
     )
-    np.clip(scaled, 0.0, 255.0, out=scaled)
-    return (scaled + 0.5).astype(np.uint8)
+    np.clip(scaled, 0.0, float(white - black), out=scaled)
+    scaled += black + 0.5
+    return scaled.astype(np.uint8)
+
+
+def video_range_lut() -> np.ndarray:
+    """uint8 lookup table from full-range grey (0–255) to video-range luma (16–235)."""
+    full = np.arange(256, dtype=np.float64)
+    return np.round(VIDEO_BLACK + full * (VIDEO_WHITE - VIDEO_BLACK) / 255).astype(np.uint8)
+
+
+def full_range_lut() -> np.ndarray:
+    """uint8 lookup table from video-range luma back to full-range grey (clipped)."""
+    luma = np.arange(256, dtype=np.float64)
+    full = (luma - VIDEO_BLACK) * 255 / (VIDEO_WHITE - VIDEO_BLACK)
+    return np.clip(np.round(full), 0, 255).astype(np.uint8)

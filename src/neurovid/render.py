@@ -26,7 +26,7 @@ from .bidsname import bids_relative_path, entities_from_filename, entity_label
 from .encode import VideoWriter, ffmpeg_version
 from .errors import InputError
 from .frames import FrameRenderer
-from .intensity import window_limits
+from .intensity import full_range_lut, window_limits
 from .orientation import axis_codes, obliquity_deg, to_display_volume
 from .volume import Volume, load_volume
 
@@ -193,6 +193,7 @@ def frame_renderer(
         sweep=options.sweep,
         frame_width=options.frame_width,
         interpolation=options.interpolation,
+        luma="video",
     )
     return renderer, {"axis_codes": codes, "obliquity_deg": obliquity}
 
@@ -272,11 +273,11 @@ def render_image(
     try:
         with VideoWriter(video_partial, layout.width, layout.height, options.fps,
                          crf=options.crf, preset=options.preset, threads=options.threads,
-                         x264_params=options.x264_params) as writer:  # fmt: skip
+                         x264_params=options.x264_params, video_range=True) as writer:  # fmt: skip
             for frame_index, frame in enumerate(renderer):
                 writer.write(frame)
                 if frame_index == renderer.poster_index:
-                    poster_frame = frame.copy()
+                    poster_frame = full_range_lut()[frame]  # back to 0–255 grey
         poster_partial = paths.temporary(paths.poster)
         Image.fromarray(poster_frame).save(poster_partial, format="PNG")
         video_sha256 = file_sha256(video_partial)

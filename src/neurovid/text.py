@@ -40,10 +40,13 @@ class GlyphStrip:
     advances, so numbers do not jitter from frame to frame.
     """
 
-    def __init__(self, size_px: int, height_px: int, level: int = 255) -> None:
+    def __init__(
+        self, size_px: int, height_px: int, level: int = 255, lut: np.ndarray | None = None
+    ) -> None:
         self.font = font(size_px)
         self.height = height_px
         self.level = level
+        self.lut = lut  # applied to every glyph (e.g. to video-range luma)
         self._glyphs: dict[str, np.ndarray] = {}
 
     def glyph(self, char: str) -> np.ndarray:
@@ -54,7 +57,8 @@ class GlyphStrip:
             ImageDraw.Draw(image).text(
                 (0, self.height / 2), char, fill=self.level, font=self.font, anchor="lm"
             )
-            self._glyphs[char] = np.asarray(image)
+            bitmap = np.asarray(image)
+            self._glyphs[char] = self.lut[bitmap] if self.lut is not None else bitmap
         return self._glyphs[char]
 
     def width(self, text: str) -> int:
