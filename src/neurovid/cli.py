@@ -100,7 +100,11 @@ def render_main(argv: Sequence[str] | None = None) -> int:
         oblique_threshold_deg=args.oblique_threshold,
         interpolation=args.interpolation,
     )
-    sidecar = render_image(args.input, args.output, options=options, source=args.source)
+    try:
+        sidecar = render_image(args.input, args.output, options=options, source=args.source)
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written to {args.output}", file=sys.stderr)
+        return 130
     if sidecar["status"] != "rendered":
         print(f"error: {sidecar['error']}", file=sys.stderr)
         return 1
