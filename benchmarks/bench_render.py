@@ -34,6 +34,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from _markdown import write_section  # noqa: E402
 from neurovid.bidsname import entities_from_filename  # noqa: E402
 from neurovid.demo import template_path  # noqa: E402
 from neurovid.intensity import full_range_lut  # noqa: E402
@@ -205,21 +206,8 @@ def main(argv=None) -> int:
     )
     print("\n" + "\n".join(verdicts(rows[0])))
     if args.write:
-        write_section(args.write, report)
+        write_section(args.write, "bench_render", report)
     return 0
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace (or add) this benchmark's section in a markdown file."""
-    start, end = "<!-- bench_render:start -->", "<!-- bench_render:end -->"
-    block = f"{start}\n{section}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _markdown import write_section  # noqa: E402
 from neurovid.report import build_review_page, collect_sidecars  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("NEUROVID_CHROMIUM", "/usr/bin/chromium"))
@@ -234,9 +235,12 @@ def main(argv: list[str] | None = None) -> int:
             ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             commit = "unknown"
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(
-            "## Review page, 2,000 images\n\n"
+        usable_ok = b["usable"] < 2000
+        rebuild_ok = rebuild_s < 1.0
+        write_section(
+            args.write,
+            "bench_review",
+            "## Review page, 2,000 images (issue 4)\n\n"
             f"`python benchmarks/bench_review_page.py --images {args.images} "
             f"--runs {args.runs}` — medians of {args.runs} runs, each in a fresh browser "
             "profile, page opened from disk (file://). The sidecars are fake (no videos) and "
@@ -250,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{HEADER}\n{row}\n\n"
             f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; "
             f"{b['chromium']} headless (Debian package); commit {commit}; "
-            f"{time.strftime('%Y-%m-%d')}.\n"
+            f"{time.strftime('%Y-%m-%d')}.\n\n"
+            f"- {'PASS' if usable_ok else 'FAIL'}: a {args.images:,}-card page is usable "
+            f"(opened → first keypress handled) in under 2 s: {b['usable']:.0f} ms\n"
+            f"- {'PASS' if rebuild_ok else 'FAIL'}: rebuilding the page from "
+            f"{args.images:,} sidecars takes well under 1 s: {rebuild_s * 1000:.0f} ms\n",
         )
         print(f"wrote {args.write}", file=sys.stderr)
     return 0
