@@ -42,8 +42,10 @@ format: venv ## apply ruff and snakefmt formatting
 	$(BIN)/ruff format src tests workflow/scripts benchmarks
 	$(BIN)/snakefmt Snakefile workflow/rules
 
-bench: venv ## speed and memory benchmarks; writes docs/benchmarks.md
+bench: venv ## every benchmark (~15 min on 2 cores); rewrites docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_render.py --write docs/benchmarks.md $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_review_page.py --write docs/benchmarks.md
+	$(BIN)/python benchmarks/bench_workflow.py --write docs/benchmarks.md
 
 screenshots: demo ## screenshots of the demo's review page for the README (needs chromium)
 	$(BIN)/python benchmarks/screenshot_review_page.py demo/derivatives/neurovid docs/img

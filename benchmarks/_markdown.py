@@ -13,7 +13,7 @@ HEADER = (
 
 
 def write_section(path: Path, name: str, section: str) -> None:
-    """Replace (or append) the section between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+    """Replace (or append) the text between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     block = f"{start}\n{section.strip()}\n{end}"
     text = path.read_text() if path.exists() else HEADER

@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from _markdown import write_section  # noqa: E402
+
 from neurovid.bidsname import entities_from_filename  # noqa: E402
 from neurovid.demo import template_path  # noqa: E402
 from neurovid.intensity import full_range_lut  # noqa: E402

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _markdown import write_section  # noqa: E402
+
 from neurovid.report import build_review_page, collect_sidecars  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("NEUROVID_CHROMIUM", "/usr/bin/chromium"))
