@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,16 @@ CACHE_VERSION = 1
 NIFTI_EXTENSIONS = (".nii.gz", ".nii")
 #: files at the top of a dataset that change what pybids finds
 TOP_LEVEL_FILES = ("dataset_description.json", ".bidsignore")
+#: What pybids need not index (regexes searched in "/" + the path relative to the root, of
+#: folders and files alike): pybids' defaults (``code``, ``models``, ``sourcedata``,
+#: ``stimuli``; it always leaves out ``derivatives`` and dot files), and inside subject and
+#: session folders everything but ``anat`` (func, dwi, fmap, ...: often most of the files,
+#: and never an ``anat`` image). Indexing only what can match keeps a cache miss fast.
+NOT_INDEXED = (
+    re.compile(r"^/(code|models|sourcedata|stimuli)"),
+    re.compile(r"^/sub-[^/]+/(?!anat(?:/|$)|ses-)"),  # in a subject: neither anat nor session
+    re.compile(r"^/sub-[^/]+/ses-[^/]+/(?!anat(?:/|$))"),  # in a session: not anat
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +115,9 @@ def index_with_pybids(
 ) -> list[ImageRecord]:
     """Every ``anat`` NIfTI image with one of ``suffixes``, found by pybids.
 
-    ``derivatives/``, ``sourcedata/``, ``code/`` and dot-folders are not indexed. Labels
-    may be given with or without their ``sub-``/``ses-`` prefix.
+    ``derivatives/``, ``sourcedata/``, ``code/``, dot-folders and the other datatype
+    folders of subjects and sessions are not indexed (:data:`NOT_INDEXED`). Labels may be
+    given with or without their ``sub-``/``ses-`` prefix.
     """
     # imported here: ~1 s, needed only on a cache miss
     from bids import BIDSLayout, BIDSLayoutIndexer
@@ -115,7 +127,7 @@ def index_with_pybids(
         root,
         validate=False,
         derivatives=False,
-        indexer=BIDSLayoutIndexer(validate=False, index_metadata=False),
+        indexer=BIDSLayoutIndexer(validate=False, index_metadata=False, ignore=list(NOT_INDEXED)),
     )
     query: dict[str, object] = {
         "datatype": "anat",
