@@ -56,6 +56,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _markdown import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SNAKEMAKE = [PYTHON, "-m", "snakemake"]
@@ -836,8 +838,12 @@ def write_report(path: Path, table: str, raw: str, args, took: float, loads: str
         date=time.strftime("%Y-%m-%d %H:%M"),
         raw=raw,
     )
-    path.write_text(text + "\n" + NOTES)
-    print(f"bench: wrote {path}", file=sys.stderr)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(OWN_FILE_HEADER)
+    # a section of its own: with `make bench` the file is docs/benchmarks.md, shared
+    write_section(path, "bench_workflow", text + "\n" + NOTES)
+    print(f"bench: wrote its section of {path}", file=sys.stderr)
 
 
 DEFAULTS = {
@@ -848,8 +854,16 @@ DEFAULTS = {
     "repeats": 3,
 }
 
+OWN_FILE_HEADER = """\
+# Workflow benchmarks
+
+Written by `python benchmarks/bench_workflow.py --write docs/benchmarks-workflow.md`, which
+rewrites its own section below (`make bench` writes the same section into
+docs/benchmarks.md).
+"""
+
 HEADER = """\
-# Workflow benchmarks (issue 6): discovery speed and Snakemake's overhead
+## Workflow: discovery speed and Snakemake's overhead (issue 6)
 
 {table}
 
@@ -858,7 +872,7 @@ Medians of {repeats} runs, measured {date} in {took:.1f} min. Load average (1/5/
 imports included, for pybids and Snakemake alike: wall time by the benchmark, CPU time
 (user + sys, children included) and peak RSS from the kernel.
 
-## Reproduce
+### Reproduce
 
 From the repository root, with the project's environment:
 
@@ -871,17 +885,17 @@ It prints the table, takes about {took:.0f} min{slurm_time} and leaves nothing b
 `--help` lists the options (`--repeats`, `--only discovery|render`, `--slurm`,
 `--max-load`, `--keep`); the exit status is 1 when a goal is missed.
 
-## Machine
+### Machine
 
 {facts}
 
-## Raw figures (each run, in order)
+### Raw figures (each run, in order)
 
 {raw}
 """
 
 NOTES = """\
-## What is measured
+### What is measured
 
 - **Discovery dataset**: 1,000 subjects x 2 sessions, each with `anat/..._T1w.nii.gz` and
   `func/..._task-rest_run-{1,2}_bold.nii.gz` + `.json`: hard links to three files (the demo's
@@ -904,7 +918,7 @@ NOTES = """\
   The measured run is `snakemake --cores 2` into a fresh output dir, start to end
   (discovery, 100 renders, `dataset_description`, review page).
 
-## Where the time went, and what changed (issue 6)
+### Where the time went, and what changed (issue 6)
 
 Profiled with cProfile (`python -m cProfile -m snakemake -n ...`), `python -X importtime` and
 runs of a copy of the workflow with parts stubbed out. Before the changes, on this machine
