@@ -92,7 +92,8 @@ class VideoWriter:
             crf=crf,
             preset=preset,
             threads=threads,
-            x264_params=x264_params, input_pix_fmt="yuv420p" if video_range else "gray",
+            x264_params=x264_params,
+            input_pix_fmt="yuv420p" if video_range else "gray",
         )
         # video range: each frame is the luma plane; the chroma planes are constant (grey)
         self._chroma = bytes([128]) * (2 * (width // 2) * (height // 2)) if video_range else b""

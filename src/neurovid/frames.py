@@ -17,6 +17,7 @@ the progress bar.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -282,22 +283,38 @@ class FrameRenderer:
         # "video": frames are drawn directly in H.264's 16–235 luma range, so the encoder
         # takes them as they are (no conversion pass in ffmpeg)
         self.luma = luma
-        lut = video_range_lut() if luma == "video" else np.arange(256, dtype=np.uint8)
-        levels = (VIDEO_BLACK, VIDEO_WHITE) if luma == "video" else (0, 255)
-        self._black, self._progress, self._active = (int(lut[v]) for v in (0, PROGRESS, ACTIVE))
+        self._lut = video_range_lut() if luma == "video" else np.arange(256, dtype=np.uint8)
+        self._levels = (VIDEO_BLACK, VIDEO_WHITE) if luma == "video" else (0, 255)
+        self._black, self._progress, self._active = (
+            int(self._lut[v]) for v in (0, PROGRESS, ACTIVE)
+        )
         self.volume = volume
         self.window = window
-        # windowed once for the whole video: per frame only uint8 slices are cut and scaled
-        self.volume_u8 = np.empty(volume.shape, dtype=np.uint8)
-        for x in range(0, volume.shape[0], 16):
-            self.volume_u8[x : x + 16] = to_uint8(volume.data[x : x + 16], window, levels)
         self.specs = panel_specs(display)
         self.sweep = sweep
         self.layout = compute_layout(volume.shape, volume.voxel_sizes_mm, self.specs, frame_width)
         self.indices = sweep_indices(volume.shape, sweep)
-        self.background = lut[draw_background(self.layout, self.specs, title, details, badges)]
+        self._header = (title, details, tuple(badges))
         self._resample = Image.BILINEAR if interpolation == "linear" else Image.NEAREST
-        self._labels = GlyphStrip(14, BOTTOM_ROW_PX - 4, level=DIM_TEXT, lut=lut)
+        self._labels = GlyphStrip(14, BOTTOM_ROW_PX - 4, level=DIM_TEXT, lut=self._lut)
+
+    # The two costly preparations wait for the first frame, so that a caller can start the
+    # encoder (which needs only ``layout``) while they run.
+    @functools.cached_property
+    def volume_u8(self) -> np.ndarray:
+        """The display volume windowed once to uint8; per frame only slices are cut."""
+        volume_u8 = np.empty(self.volume.shape, dtype=np.uint8)
+        for x in range(0, self.volume.shape[0], 16):
+            volume_u8[x : x + 16] = to_uint8(
+                self.volume.data[x : x + 16], self.window, self._levels
+            )
+        return volume_u8
+
+    @functools.cached_property
+    def background(self) -> np.ndarray:
+        """Everything static (header, titles, letters), rasterised once."""
+        title, details, badges = self._header
+        return self._lut[draw_background(self.layout, self.specs, title, details, badges)]
 
     @property
     def n_frames(self) -> int:

@@ -28,7 +28,7 @@ def window_limits(
     (float, float)
         ``(low, high)`` in the image's intensity units, with ``high > low``.
     """
-    flat = data.reshape(-1)
+    flat = data.ravel(order="K")  # a view for C- and Fortran-ordered volumes alike
     step = max(1, flat.size // max_samples)
     sample = flat[::step]
     sample = sample[np.isfinite(sample)]
