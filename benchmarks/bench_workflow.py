@@ -2,7 +2,7 @@
 """Benchmarks of issue 6: speed of discovery and Snakemake's overhead.
 
     python benchmarks/bench_workflow.py                     # print the table
-    python benchmarks/bench_workflow.py --write docs/benchmarks-workflow.md
+    python benchmarks/bench_workflow.py --write docs/benchmarks.md
 
 Run with the project's venv (``.venv/bin/python``); Snakemake is run from the repository
 root exactly as a user would (``snakemake ... --config bids_dir=... output_dir=...``). The
@@ -857,7 +857,7 @@ DEFAULTS = {
 OWN_FILE_HEADER = """\
 # Workflow benchmarks
 
-Written by `python benchmarks/bench_workflow.py --write docs/benchmarks-workflow.md`, which
+Written by `python benchmarks/bench_workflow.py --write docs/benchmarks.md`, which
 rewrites its own section below (`make bench` writes the same section into
 docs/benchmarks.md).
 """
