@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import write_text_atomic
 
 CODE_URL = "https://github.com/neurovid/neurovid"
 BIDSIGNORE = "*.html\n*.mp4\n*.png\nlogs/\n.neurovid/\n"
@@ -51,7 +52,5 @@ def write_dataset_description(
         ("dataset_description.json", json.dumps(dataset_description(bids_dir), indent=2) + "\n"),
         (".bidsignore", BIDSIGNORE),
     ):
-        partial = out / f".{name}.{os.getpid()}.partial"
-        partial.write_text(text)
-        os.replace(partial, out / name)
+        write_text_atomic(out / name, text)
     return out / "dataset_description.json"

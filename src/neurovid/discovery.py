@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .atomic import write_text_atomic
 from .bidsname import strip_nifti_suffix
 
 CACHE_VERSION = 1
@@ -197,13 +198,9 @@ def discover_images(
             pass
     records = index_with_pybids(bids_dir, **filters)
     if cache_file is not None:
-        cache_path = Path(cache_file)
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "fingerprint": fingerprint,
             "images": [{"relpath": r.relpath, "entities": r.entities} for r in records],
         }
-        partial = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(payload))
-        os.replace(partial, cache_path)
+        write_text_atomic(cache_file, json.dumps(payload))
     return records

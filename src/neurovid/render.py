@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from . import __version__
+from .atomic import leftovers, temporary_path, write_text_atomic
 from .bidsname import bids_relative_path, entities_from_filename, entity_label
 from .encode import VideoWriter, ffmpeg_version
 from .errors import InputError
@@ -109,14 +110,10 @@ class OutputPaths:
         video = Path(video)
         return cls(video, video.with_suffix(".png"), video.with_suffix(".json"))
 
-    def temporary(self, final: Path) -> Path:
-        """A hidden temporary name next to ``final``, unique to this process."""
-        return final.with_name(f".{final.name}.{os.getpid()}.partial")
-
     def remove_leftovers(self) -> None:
         """Delete temporary files that an interrupted render of this image left behind."""
         for final in (self.video, self.poster, self.sidecar):
-            for leftover in final.parent.glob(f".{final.name}.*.partial"):
+            for leftover in leftovers(final):
                 leftover.unlink(missing_ok=True)
 
 
@@ -143,19 +140,10 @@ def versions() -> dict[str, str]:
     }
 
 
-def _write_atomic(final: Path, payload: bytes, paths: OutputPaths) -> None:
-    temporary = paths.temporary(final)
-    with open(temporary, "wb") as stream:
-        stream.write(payload)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temporary, final)
-
-
 def write_sidecar(sidecar: Mapping[str, Any], paths: OutputPaths) -> None:
     """Write the sidecar JSON atomically (it marks the image as done)."""
     text = json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n"
-    _write_atomic(paths.sidecar, text.encode(), paths)
+    write_text_atomic(paths.sidecar, text)
 
 
 def _badges(obliquity: float, options: RenderOptions, n_volumes: int, warnings) -> list[str]:
@@ -268,7 +256,7 @@ def render_image(
 
     renderer, facts = frame_renderer(volume, options, entities or {}, paths.video.stem)
     layout = renderer.layout
-    video_partial = paths.temporary(paths.video)
+    video_partial = temporary_path(paths.video)
     poster_frame = None
     try:
         with VideoWriter(video_partial, layout.width, layout.height, options.fps,
@@ -278,7 +266,7 @@ def render_image(
                 writer.write(frame)
                 if frame_index == renderer.poster_index:
                     poster_frame = full_range_lut()[frame]  # back to 0–255 grey
-        poster_partial = paths.temporary(paths.poster)
+        poster_partial = temporary_path(paths.poster)
         # low zlib effort: a few % bigger, several times faster to write
         Image.fromarray(poster_frame).save(poster_partial, format="PNG", compress_level=1)
         video_sha256 = file_sha256(video_partial)

@@ -25,13 +25,14 @@ import os
 import posixpath
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from .atomic import write_text_atomic
 
 __all__ = [
     "ENTITY_ORDER",
@@ -42,7 +43,6 @@ __all__ = [
     "read_sidecar",
     "render_review_html",
     "summarize_cards",
-    "write_text_atomic",
 ]
 
 #: BIDS entity order (long names as pybids reports them); unknown entities sort after these.
@@ -511,36 +511,6 @@ def render_review_html(
     }
     # one pass, so text substituted in can never be substituted again
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file atomically: a temporary file in the same folder, then ``os.replace``.
-
-    Parameters
-    ----------
-    path : Path
-        The file to (re)place; its folder is created if missing.
-    text : str
-        The content, written as UTF-8.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def build_review_page(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from neurovid.atomic import write_text_atomic
 from neurovid.report import (
     build_review_page,
     card_from_sidecar,
@@ -22,7 +23,6 @@ from neurovid.report import (
     read_sidecar,
     render_review_html,
     summarize_cards,
-    write_text_atomic,
 )
 
 EVIL = "</script><script>alert(1)</script><!--"

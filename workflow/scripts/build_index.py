@@ -1,9 +1,9 @@
 """Build OUTPUT_DIR/index.html from the sidecars (rule ``review_page``); never re-renders."""
 
 import json
-import os
 from pathlib import Path
 
+from neurovid.atomic import write_text_atomic
 from neurovid.report import build_review_page
 from neurovid.summary import summarize
 
@@ -14,9 +14,7 @@ build_review_page(
     output_dir, sidecars, Path(job.output.html), dataset_name=job.params.dataset_name
 )
 summary = summarize(sidecars)
-partial = Path(f"{job.output.summary}.{os.getpid()}.partial")
-partial.write_text(json.dumps(summary, indent=2) + "\n")
-os.replace(partial, job.output.summary)
+write_text_atomic(job.output.summary, json.dumps(summary, indent=2) + "\n")
 with open(job.log[0], "w") as log:
     for failure in summary["failures"]:
         print(f"failed: {failure['error']}", file=log)
