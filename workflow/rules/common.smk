@@ -3,13 +3,13 @@
 # Everything here runs at every start of Snakemake (and of every cluster job), and the
 # input functions run once per job: with 2,000 images that is 2,000 calls each, so they
 # look up what was computed once (see benchmarks/bench_workflow.py).
-import json
 import os
 import sys
 from pathlib import Path
 
 from neurovid.config import ConfigError, check_paths, render_options, validate_config
 from neurovid.discovery import discover_images
+from neurovid.resources import job_mem_mb, memory_estimates
 
 DEFAULT_DEMO_BIDS = "demo/bids"
 
@@ -75,58 +75,11 @@ def image_input(wildcards):
     return [path] if os.path.exists(path) else []
 
 
-def _memory_needed(cache_file):
-    """Bytes each image needs (``estimate_memory_bytes``, from its header), by image key.
-
-    Reading thousands of gzipped headers takes longer than the rest of a warm start, so the
-    estimates are cached in ``cache_file`` by absolute path with the file's size and mtime
-    (following symlinks); a header that cannot be read is not cached (the job needs little
-    and records why the image failed).
-    """
-    from neurovid import __version__
-
-    try:
-        cached = json.loads(Path(cache_file).read_text())
-        known = cached["images"] if cached.get("version") == __version__ else {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        known = {}
-    needed, new = {}, {}
-    for key, path in IMAGE_PATHS.items():
-        path = os.path.abspath(path)
-        try:
-            stat = os.stat(path)
-        except OSError:
-            continue
-        stamp = [stat.st_size, stat.st_mtime_ns]
-        entry = known.get(path)
-        if isinstance(entry, list) and entry[:2] == stamp:
-            needed[key] = entry[2]
-            continue
-        from neurovid.volume import estimate_memory_bytes
-
-        try:
-            needed[key] = estimate_memory_bytes(path)
-        except Exception:  # unreadable header: the job will record why
-            continue
-        new[path] = [*stamp, needed[key]]
-    if new:
-        try:
-            cache_path = Path(cache_file)
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.partial")
-            partial.write_text(json.dumps({"version": __version__, "images": {**known, **new}}))
-            os.replace(partial, cache_path)
-        except OSError:
-            pass  # read-only output folder: estimate again next time
-    return needed
-
-
-MEMORY_NEEDED = _memory_needed(f"{OUT}/.neurovid/memory.json")
+MEMORY_NEEDED = memory_estimates(IMAGE_PATHS, f"{OUT}/.neurovid/memory.json")
 
 
 def image_mem_mb(wildcards, attempt):
-    needed = MEMORY_NEEDED.get(wildcards.image, 0)
-    return int(300 + attempt * needed / 2**20)
+    return job_mem_mb(MEMORY_NEEDED.get(wildcards.image, 0), attempt)
 
 
 def sidecars():
