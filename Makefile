@@ -26,8 +26,9 @@ demo: venv ## build the demo dataset offline, render it, print the review page's
 	$(BIN)/snakemake --cores $(CORES) --config bids_dir=demo/bids output_dir=demo/derivatives/neurovid
 	@echo "Review page: file://$(CURDIR)/demo/derivatives/neurovid/index.html"
 
-test: venv ## run every test (browser and SLURM tests skip where they cannot run, never in CI)
+test: venv ## run every test, then lint (browser and SLURM tests skip where they cannot run, never in CI)
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory lint
 
 test-fast: venv ## unit tests only
 	$(BIN)/python -m pytest tests/unit -q
