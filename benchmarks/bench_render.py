@@ -34,7 +34,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from _markdown import write_section  # noqa: E402
+from _markdown import cpu_model, write_section  # noqa: E402
 
 from neurovid.bidsname import entities_from_filename  # noqa: E402
 from neurovid.demo import template_path  # noqa: E402
@@ -151,14 +151,7 @@ def verdicts(row: dict) -> list[str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import matplotlib
 
     return (

@@ -34,19 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from _markdown import write_section  # noqa: E402
+from _markdown import cpu_model, write_section  # noqa: E402
 
 from neurovid.report import build_review_page, collect_sidecars  # noqa: E402
-
-CHROMIUM = Path(os.environ.get("NEUROVID_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from neurovid.testing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def make_study(root: Path, n_images: int) -> list[Path]:
@@ -217,16 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     print(row)
     if args.write:
-        cpu = platform.processor() or platform.machine()
-        try:
-            model = next(
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            )
-            cpu = model
-        except (OSError, StopIteration):
-            pass
+        cpu = cpu_model()
         try:
             commit = subprocess.run(
                 ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],

@@ -14,7 +14,6 @@ sidecars first if ``OUTPUT_DIR/index.html`` is missing or ``--rebuild`` is given
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -22,16 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from neurovid.report import build_review_page, collect_sidecars  # noqa: E402
-
-CHROMIUM = Path(os.environ.get("NEUROVID_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from neurovid.testing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

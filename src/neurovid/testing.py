@@ -424,3 +424,16 @@ def build_bad_input_dataset(
         Expected(False, "constant image (all voxels = 7): nothing to show"),
     )
     return out
+
+
+#: Debian's Chromium, as the browser tests, screenshots and benchmarks drive it.
+CHROMIUM = Path(os.environ.get("NEUROVID_CHROMIUM", "/usr/bin/chromium"))
+#: Headless, and no background traffic: the page must work with no network at all.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

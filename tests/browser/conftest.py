@@ -19,15 +19,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("NEUROVID_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from neurovid.testing import CHROMIUM, CHROMIUM_ARGS
+
 EVIL = "<script>alert(1)</script>"
 
 
