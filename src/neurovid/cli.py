@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 
@@ -68,7 +69,13 @@ def _render_parser() -> argparse.ArgumentParser:
         help="intensity window percentiles of head voxels (default %(default)s)",
     )
     parser.add_argument(
+        "--x264-params",
+        default=_DEFAULTS.x264_params,
+        help="extra libx264 settings, key=value:key=value (default %(default)s)",
+    )
+    parser.add_argument(
         "--oblique-threshold",
+        dest="oblique_threshold_deg",
         type=float,
         default=_DEFAULTS.oblique_threshold_deg,
         help="degrees above which an OBLIQUE badge is shown (default %(default)s)",
@@ -88,17 +95,10 @@ def _render_parser() -> argparse.ArgumentParser:
 def render_main(argv: Sequence[str] | None = None) -> int:
     """``render_video.py IN OUT``: 0 when rendered, 1 when the input cannot be rendered."""
     args = _render_parser().parse_args(argv)
-    options = RenderOptions(
-        fps=args.fps,
-        crf=args.crf,
-        preset=args.preset,
-        threads=args.threads,
-        frame_width=args.frame_width,
-        display=args.display,
-        sweep=args.sweep,
-        percentiles=tuple(args.percentiles),
-        oblique_threshold_deg=args.oblique_threshold,
-        interpolation=args.interpolation,
+    # every option of the parser but the file names is a RenderOptions field of that name
+    fields = {field.name for field in dataclasses.fields(RenderOptions)}
+    options = RenderOptions.from_mapping(
+        {name: value for name, value in vars(args).items() if name in fields}
     )
     try:
         sidecar = render_image(args.input, args.output, options=options, source=args.source)

@@ -168,3 +168,14 @@ def test_encoder_failure_fails_the_job_and_leaves_nothing(image, tmp_path, monke
     with pytest.raises(encode.EncoderError):
         render_image(image, out)
     assert list(out.parent.iterdir()) == []
+
+
+def test_every_render_option_has_a_command_line_flag():
+    import dataclasses
+
+    from neurovid.cli import _render_parser
+
+    args = vars(_render_parser().parse_args(["in.nii.gz", "out.mp4"]))
+    fields = {field.name for field in dataclasses.fields(RenderOptions)}
+    assert fields <= set(args)
+    assert RenderOptions.from_mapping({k: args[k] for k in fields}) == RenderOptions()
