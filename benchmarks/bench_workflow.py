@@ -62,7 +62,6 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SNAKEMAKE = [PYTHON, "-m", "snakemake"]
 SLURM_START = REPO / "tests" / "cluster" / "slurm" / "start.sh"
-SLURM_STOP = REPO / "tests" / "cluster" / "slurm" / "stop.sh"
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
 TIME = Path("/usr/bin/time")
 
@@ -425,71 +424,24 @@ def check_rendered(out: Path, n: int) -> None:
         raise SystemExit(f"bench: {rendered} of {n} images rendered in {out}")
 
 
-# The one-node SLURM cluster of tests/cluster/slurm is shared by everything on this machine
-# (fixed ports): use it as tests/cluster/conftest.py does. Register in STATE_DIR/users/<pid>
-# under STATE_DIR/.users.lock, start it (idempotent), and stop it at the end only when no
-# one else is registered and it was not already up with no one registered (by hand).
-SLURM_STATE_DIR = Path(os.environ.get("NEUROVID_SLURM_STATE_DIR", "/tmp/neurovid-slurm"))
-SLURM_DAEMONS = ("munged", "slurmctld", "slurmd")
-
-
-def _slurm_users_lock(state_dir: Path):
-    import contextlib
-    import fcntl
-
-    @contextlib.contextmanager
-    def locked():
-        (state_dir / "users").mkdir(parents=True, exist_ok=True)
-        with open(state_dir / ".users.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    return locked()
-
-
-def _slurm_live_users(state_dir: Path) -> set[int]:
-    users = set()
-    for entry in (state_dir / "users").glob("*"):
-        if entry.name.isdigit() and Path(f"/proc/{entry.name}").exists():
-            users.add(int(entry.name))
-        else:
-            entry.unlink(missing_ok=True)
-    return users
-
-
-def _slurm_daemon_alive(state_dir: Path, name: str) -> bool:
-    try:
-        pid = int((state_dir / f"{name}.pid").read_text().strip())
-        return Path(f"/proc/{pid}/comm").read_text().strip() == name
-    except (OSError, ValueError):
-        return False
+# The one-node SLURM cluster of tests/cluster/slurm is shared by everything on this machine:
+# use it as tests/cluster/conftest.py does (tests/cluster/shared_cluster.py).
 
 
 def bench_slurm(tmp: Path, args) -> dict:
     """The render dataset through ``snakemake --executor slurm`` (README's command)."""
     import re
 
-    state = SLURM_STATE_DIR
-    me = state / "users" / str(os.getpid())
-    with _slurm_users_lock(state):
-        by_hand = not _slurm_live_users(state) and all(
-            _slurm_daemon_alive(state, name) for name in SLURM_DAEMONS
-        )
-        me.touch()
-        start = subprocess.run(
-            [str(SLURM_START), str(state)], capture_output=True, text=True, timeout=900
-        )
+    sys.path.insert(0, str(REPO))
+    from tests.cluster.shared_cluster import ClusterUser, parse_exports, state_dir_from_env
+
+    user = ClusterUser(state_dir_from_env())
     try:
+        start = user.start()
         if start.returncode != 0:
             raise SystemExit(f"bench: {SLURM_START} failed:\n{start.stderr[-3000:]}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-        for line in start.stdout.splitlines():
-            match = re.fullmatch(r"export ([A-Za-z_][A-Za-z0-9_]*)=(.*)", line.strip())
-            if match:
-                env[match.group(1)] = re.sub(r"\\(.)", r"\1", match.group(2))
+        env.update(parse_exports(start.stdout))
         env["PATH"] = f"{Path(PYTHON).parent}:{env.get('PATH', '')}"
         out = tmp / "out-slurm"
         run = run_measured(
@@ -513,12 +465,9 @@ def bench_slurm(tmp: Path, args) -> dict:
         jobs = len(set(re.findall(r"SLURM jobid (\d+)", run.log)))
         print(f"  slurm: {run.wall:.1f} s wall, {jobs} SLURM jobs", file=sys.stderr)
         forget_metadata(tmp)
-        return {"run": run, "jobs": jobs, "by_hand": by_hand}
+        return {"run": run, "jobs": jobs, "by_hand": user.started_by_hand}
     finally:
-        with _slurm_users_lock(state):
-            me.unlink(missing_ok=True)
-            if not by_hand and not _slurm_live_users(state):
-                subprocess.run([str(SLURM_STOP), str(state)], capture_output=True, timeout=180)
+        user.release()
 
 
 #: status polls every 5 s instead of the profile's 20 s (as tests/cluster does)

@@ -26,7 +26,6 @@ silently skip them.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -34,17 +33,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from .shared_cluster import ClusterUser, parse_exports, state_dir_from_env
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SLURM_SCRIPTS = Path(__file__).resolve().parent / "slurm"
 SLURM_PROFILE = REPO_ROOT / "workflow" / "profiles" / "slurm"
-# Override with NEUROVID_SLURM_STATE_DIR; kept after the session for inspecting logs.
-DEFAULT_STATE_DIR = "/tmp/neurovid-slurm"
 # First status poll after this many seconds (the profile's 20 s is for real clusters).
 TEST_STATUS_INTERVAL = 5
 
@@ -92,57 +89,6 @@ class SlurmCluster:
         return self.vars[key]
 
 
-DAEMONS = ("munged", "slurmctld", "slurmd")
-
-
-def _daemon_alive(state_dir: Path, name: str) -> bool:
-    """True when state_dir/<name>.pid names a live process called <name>."""
-    try:
-        pid = int((state_dir / f"{name}.pid").read_text().strip())
-        return Path(f"/proc/{pid}/comm").read_text().strip() == name
-    except (OSError, ValueError):
-        return False
-
-
-def _pid_alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
-
-
-def _live_users(state_dir: Path) -> set[int]:
-    """Pids of the pytest sessions registered as using the cluster (dead ones pruned)."""
-    users: set[int] = set()
-    for entry in (state_dir / "users").glob("*"):
-        if entry.name.isdigit() and _pid_alive(int(entry.name)):
-            users.add(int(entry.name))
-        else:
-            entry.unlink(missing_ok=True)
-    return users
-
-
-@contextmanager
-def _users_lock(state_dir: Path) -> Iterator[None]:
-    """Serialise sessions' start/register and unregister/stop (not start.sh's own lock)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / "users").mkdir(exist_ok=True)
-    with open(state_dir / ".users.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _parse_exports(text: str) -> dict[str, str]:
-    """Parse the ``export NAME=VALUE`` lines start.sh prints (values are %q-quoted)."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        m = re.fullmatch(r"export ([A-Za-z_][A-Za-z0-9_]*)=(.*)", line.strip())
-        if m:
-            # printf %q of a plain path only escapes shell specials with backslashes.
-            out[m.group(1)] = re.sub(r"\\(.)", r"\1", m.group(2))
-    return out
-
-
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[SlurmCluster]:
     if sys.platform != "linux":
@@ -153,39 +99,18 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         if shutil.which(tool) is None:
             _unavailable(f"'{tool}' is not installed")
 
-    state_dir = Path(os.environ.get("NEUROVID_SLURM_STATE_DIR", DEFAULT_STATE_DIR))
-    stop = [str(SLURM_SCRIPTS / "stop.sh"), str(state_dir)]
-    me = state_dir / "users" / str(os.getpid())
-
-    def release() -> subprocess.CompletedProcess[str] | None:
-        """Unregister; stop the cluster when no other session uses it (unless by hand)."""
-        with _users_lock(state_dir):
-            me.unlink(missing_ok=True)
-            if started_by_hand or _live_users(state_dir):
-                return None
-            return subprocess.run(stop, capture_output=True, text=True, timeout=180)
-
-    with _users_lock(state_dir):
-        # Up with no registered session: a developer started it; reuse it, leave it running.
-        started_by_hand = not _live_users(state_dir) and all(
-            _daemon_alive(state_dir, name) for name in DAEMONS
-        )
-        me.touch()
-        start = time.monotonic()
-        try:
-            proc = subprocess.run(
-                [str(SLURM_SCRIPTS / "start.sh"), str(state_dir)],
-                capture_output=True,
-                text=True,
-                timeout=900,  # a first run apt-installs slurm-wlm and munge
-            )
-            error = None if proc.returncode == 0 else f"exit {proc.returncode}"
-            stderr = proc.stderr
-        except subprocess.TimeoutExpired as exc:
-            proc, error = None, "timed out"
-            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        setup_seconds = time.monotonic() - start
-    exported = _parse_exports(proc.stdout) if proc is not None else {}
+    state_dir = state_dir_from_env()
+    user = ClusterUser(state_dir)
+    release = user.release
+    try:
+        proc = user.start()
+        error = None if proc.returncode == 0 else f"exit {proc.returncode}"
+        stderr = proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        proc, error = None, "timed out"
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+    setup_seconds = user.setup_seconds
+    exported = parse_exports(proc.stdout) if proc is not None else {}
     if error is None and "SLURM_CONF" not in exported:
         error = f"printed no SLURM_CONF: {proc.stdout!r}"
     if error is not None:
