@@ -6,7 +6,8 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# found next to this Snakefile, from any working folder (snakemake -s /path/to/Snakefile)
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
