@@ -143,7 +143,8 @@ class LogHandler(LogHandlerBase):
                 if not self.run_info_shown:  # a dry run reports the stats twice
                     self._write(self.formatter.format(record))
             elif self.progress.total:
-                self._write(f"{self.progress.total} images to render, then the review page")
+                total = self.progress.total
+                self._write(f"{total} image{'s' if total > 1 else ''} to render, then the page")
             self.run_info_shown = True
             return
         if event == LogEvent.JOB_INFO:
