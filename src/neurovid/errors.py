@@ -27,11 +27,21 @@ class InputError(NeurovidError):
         The offending input file, as the user knows it.
     reason : str
         One line saying what is wrong (and, where possible, what to do).
+
+    Attributes
+    ----------
+    input_sha256 : str or None
+        SHA-256 of the file's bytes as the loader read them, when it is a regular file
+        that could be read (recorded in the failed sidecar); None otherwise.
+    input_size_bytes : int or None
+        The file's size in bytes, when known.
     """
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = os.fspath(path)
         self.reason = " ".join(str(reason).split())
+        self.input_sha256: str | None = None
+        self.input_size_bytes: int | None = None
         super().__init__(f"{self.path}: {self.reason}")
 
 

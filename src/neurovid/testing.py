@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ __all__ = [
     "PHANTOM_VOXEL_SIZES_MM",
     "Expected",
     "build_bad_input_dataset",
+    "build_odd_name_images",
+    "gzip_cut_after",
     "nifti_bytes",
     "phantom",
     "phantom_affine",
@@ -168,6 +171,60 @@ def write_nifti(path: str | os.PathLike[str], content: bytes) -> Path:
     return out
 
 
+def gzip_cut_after(content: bytes, n_bytes: int) -> bytes:
+    """A gzip stream of ``content`` cut right after its first ``n_bytes`` bytes.
+
+    The cut is at a deflate flush point, so the first ``n_bytes`` decompress intact and
+    the stream then simply ends (no gzip trailer): a download or copy that stopped there.
+    """
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip wrapper, mtime 0
+    return compressor.compress(content[:n_bytes]) + compressor.flush(zlib.Z_FULL_FLUSH)
+
+
+def absurd_shape_nifti2(shape: tuple[int, int, int] = (10_000_000, 2, 2)) -> bytes:
+    """A real, complete NIfTI-2 (uint8) of a very long, thin shape: a 2-hour video.
+
+    Its voxels are mostly 0 with a bright voxel every 1,000 along the first axis, so it
+    is not constant; gzip-compressed it is ~60 KB for the default 10,000,000 x 2 x 2.
+    """
+    head = nifti_bytes(np.zeros((2, 2, 2), np.float32), dtype="uint8", nifti2=True, shape=shape)
+    offset = len(head) - 8  # header and padding, without the 2x2x2 placeholder voxels
+    voxels = np.zeros(shape, np.uint8)
+    voxels[::1000, 0, 0] = 200
+    return head[:offset] + voxels.tobytes(order="F")
+
+
+def build_odd_name_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Write a small good image under each legal-but-odd file name; return the paths.
+
+    The names hold glob characters (``*``, ``?``, ``[``), braces, ``$``, ``<>``, quotes,
+    spaces, non-ASCII letters and a 255-byte name made of 2-byte UTF-8 characters. None is
+    a valid BIDS name (BIDS labels are alphanumeric), so the workflow's discovery lists
+    them as not rendered; the loader and renderer must handle every one of them.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    content = nifti_bytes(phantom(), phantom_affine())
+    tail = "_T1w.nii.gz"
+    room = 255 - len(("sub-01_acq-" + tail).encode())
+    long_stem = "sub-01_acq-" + "é" * (room // 2) + "x" * (room % 2)  # 255 bytes in all
+    names = [
+        "sub-01_acq-*_T1w.nii.gz",
+        "sub-01_acq-?_T1w.nii.gz",
+        "sub-01_acq-[ab]_T1w.nii.gz",
+        "sub-01_acq-a_T1w.nii.gz",  # what the three above match as globs
+        "sub-01_acq-{x}_T1w.nii.gz",
+        "sub-01_acq-{{x}}_T1w.nii.gz",
+        "sub-01_acq-${x}_T1w.nii.gz",
+        "sub-01_acq-<word>_T1w.nii.gz",
+        'sub-01_acq-it\'s "quoted"_T1w.nii.gz',
+        "sub-01_acq-two  spaces_T1w.nii.gz",
+        "sub-01_acq-äöü字_T1w.nii.gz",
+        long_stem + tail,
+    ]
+    return [write_nifti(out / name, content) for name in names]
+
+
 def _t1w(root: Path, label: str, ext: str = ".nii.gz") -> tuple[str, Path]:
     rel = f"sub-{label}/anat/sub-{label}_T1w{ext}"
     path = root / rel
@@ -191,8 +248,9 @@ def build_bad_input_dataset(
         Add an unreadable file (mode 000). Default: only when not running as root, since
         root reads it anyway and the expectation would be false.
     exotic : bool
-        Also add a FIFO and a directory named like a T1w image (they may trip other
-        tools that walk or open the dataset, so they are off by default).
+        Also add a FIFO, a symlink to ``/dev/zero`` and a directory, each named like a T1w
+        image (they may trip or hang other tools that walk or open the dataset, so they
+        are off by default).
 
     Returns
     -------
@@ -294,6 +352,9 @@ def build_bad_input_dataset(
         rel, path = _t1w(root, "fifo")
         os.mkfifo(path)
         out[rel] = Expected(False, "not a regular file (FIFO)")
+        rel, path = _t1w(root, "devzero")
+        path.symlink_to("/dev/zero")  # endless: reading it never ends
+        out[rel] = Expected(False, "not a regular file (character device)")
         rel, path = _t1w(root, "isdir")
         path.mkdir()
         out[rel] = Expected(False, "is a directory, not a file")
@@ -332,6 +393,16 @@ def build_bad_input_dataset(
     )
     full = nifti_bytes(ph, aff)
     raw("truncnii", full[: len(full) - 1000], Expected(False, "file truncated"), ext=".nii")
+    four_bytes = nifti_bytes(np.stack([ph, ph * 0.5, ph * 0.25], axis=-1), aff)
+    volume_bytes = ph.size * 2  # int16
+    raw(
+        "fourdtrunc",  # a 4-D .nii.gz that stops right after its first volume
+        gzip_cut_after(four_bytes, len(four_bytes) - 2 * volume_bytes),
+        Expected(False, "truncated or corrupt gzip (compressed data ends early)"),
+    )
+    four_gz = bytearray(gzip.compress(four_bytes, mtime=0))
+    four_gz[-8] ^= 0xFF  # CRC of the uncompressed data no longer matches
+    raw("fourdcrc", bytes(four_gz), Expected(False, "truncated or corrupt gzip (CRC check"))
 
     # -- header
     def with_dim(dim: list[int]) -> bytes:
@@ -388,11 +459,46 @@ def build_bad_input_dataset(
         nifti_bytes(ph, aff, vox_offset=0),
         Expected(False, "header has invalid vox_offset 0"),
     )
+    for label, offset in (("nanoffset", np.nan), ("infoffset", np.inf), ("neginfoffset", -np.inf)):
+        add(
+            label,
+            nifti_bytes(ph, aff, vox_offset=offset),
+            Expected(False, f"header has invalid vox_offset {float(offset)}"),
+        )
+    add(
+        "hugeoffset",
+        nifti_bytes(ph, aff, vox_offset=1e30),
+        Expected(False, "header has invalid vox_offset 1e+30 (past the end of the file"),
+    )
+    add(
+        "hugeoffset2",
+        nifti_bytes(ph, aff, nifti2=True, vox_offset=2**62),
+        Expected(False, f"header has invalid vox_offset {2**62} (past the end of the file"),
+    )
+    add(
+        "hugeoffsetnii",
+        nifti_bytes(ph, aff, vox_offset=1e30),
+        Expected(False, "header has invalid vox_offset 1e+30 (past the end of the file"),
+        ext=".nii",
+    )
     add(
         "huge",
         nifti_bytes(ph, aff, dtype="float32", shape=(4000, 4000, 4000)),
         Expected(False, "image too large"),
     )
+    add(
+        "absurdshape",  # a complete file; rendering it would take 7 days of video
+        absurd_shape_nifti2(),
+        Expected(False, "too many slices: 10000000×2×2 would make a 10000000-frame video"),
+    )
+
+    # -- names at the file-system limit (255 bytes); temporary names must still fit
+    for n_bytes in (230, 255):
+        stem = "sub-longname_acq-"
+        tail = "_T1w.nii.gz"
+        rel = f"sub-longname/anat/{stem}{'x' * (n_bytes - len(stem) - len(tail))}{tail}"
+        write_nifti(root / rel, nifti_bytes(ph, aff))
+        out[rel] = ok
 
     # -- shape and content
     flat2d = ph[:, :, 10]

@@ -3,23 +3,42 @@
 :func:`load_volume` turns a path into a :class:`Volume` (float32, 3-D, finite) or raises
 :class:`~neurovid.errors.InputError` whose message is one line naming the file and what is
 wrong with it. Problems are detected from the file system and the header before the voxel
-data is read wherever possible, so a corrupt or absurd header never allocates memory.
+data is read wherever possible, so a corrupt or absurd header never allocates memory and
+an absurd shape never starts a days-long video.
 
 Any exception other than :class:`~neurovid.errors.InputError` (``MemoryError``, an
 ``OSError`` carrying an errno such as ``EIO`` or ``ENOSPC``, a bug) is an environment
 failure and propagates unchanged.
 
-The reading is done here rather than through ``nibabel.load`` so that every I/O error has
-a known source: the file is opened with :func:`open` (and :class:`gzip.GzipFile` for
-``.nii.gz``), the header is parsed with nibabel's header classes *without* nibabel's
-automatic checks, checked here, and only the bytes of the first 3-D volume are read. The
-affine is the one ``nibabel.load(path).affine`` gives (nibabel's header fixes applied).
+Only regular files are ever opened: the path is checked with ``lstat``/``stat`` first
+(a FIFO or a symlink to ``/dev/zero`` would block or never end), opened with
+``O_NONBLOCK`` (a path swapped for a FIFO after the check cannot block either) and checked
+again with ``fstat`` on the open descriptor.
+
+The file is read once, through one open descriptor, and every byte read is hashed on the
+way (:class:`_HashingFile`): the SHA-256 in :attr:`Volume.input_sha256` is of exactly the
+bytes the picture came from, even if the path is replaced while it is read. The rest of the
+file is read to its end for that checksum; for ``.nii.gz`` the rest of the *stream* is
+decompressed too, so a 4-D file truncated or corrupted after its first volume is refused
+(the gzip trailer's CRC and length are checked), in bounded memory.
+
+Why a small reader of our own instead of ``nibabel.load`` (the header itself is parsed by
+nibabel's ``Nifti1Header``/``Nifti2Header`` and the affine is nibabel's
+``get_best_affine``): ``nibabel.load`` opens paths itself, so it cannot be made to refuse a
+FIFO before opening it, to hash what it reads, or to verify the end of a gzip stream after
+the first volume; and it needs twice the memory: a 256×256×176 int16 ``.nii.gz`` with a
+scale factor peaks at 138.4 MB with ``nibabel.load(p).get_fdata(dtype=np.float32)`` and at
+69.2 MB here (``tracemalloc``, nibabel 5.4, 46.1 MB of float32 result), since nibabel
+scales in float64 and we scale in place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import gzip
+import hashlib
+import io
 import logging
 import math
 import os
@@ -39,6 +58,8 @@ from neurovid.errors import InputError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_FILE_BYTES",
+    "DEFAULT_MAX_FRAMES_PER_PLANE",
     "LABEL_MAP_MAX_VALUES",
     "Volume",
     "estimate_memory_bytes",
@@ -52,6 +73,16 @@ __all__ = [
 #: The workflow may pass a smaller ``max_bytes`` derived from the job's memory request.
 DEFAULT_MAX_BYTES: int = 4 * 1024**3
 
+#: Refuse images with more slices than this along any axis: each slice is one video frame
+#: of its plane, and 2,000 frames (2 min 13 s at 15 fps) is far beyond any head scan
+#: (0.5 mm over 25 cm is 500) while a 10,000,000-slice header would be a 7-day video.
+DEFAULT_MAX_FRAMES_PER_PLANE: int = 2000
+
+#: Refuse files larger than this on disk, or whose header declares more voxel data: the
+#: whole file is read (and a ``.nii.gz`` decompressed) to checksum and verify it, and this
+#: bounds that time (~1 min per 64 GiB) whatever the file claims. 64 GiB.
+DEFAULT_MAX_FILE_BYTES: int = 64 * 1024**3
+
 #: An integer-valued image with at most this many distinct values is flagged as a label map.
 LABEL_MAP_MAX_VALUES: int = 16
 
@@ -61,7 +92,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ANNEX_MARKERS = (".git/annex/objects", "/annex/objects/")
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 _READ_CHUNK = 1024**2  # bytes per readinto call: bounds gzip's transient copies (~3x this)
-_TRAILER_DRAIN = 1024**2  # bytes after a 3-D image's data read to reach the gzip trailer
+_TAIL_LIMIT = 1024**2  # decompressed bytes after the declared data read to reach the trailer
+# deflate turns at most 258 bytes into 2 bits, so a gzip file of N bytes holds < 1032 N
+_MAX_DEFLATE_RATIO = 1032
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | os.O_CLOEXEC
 _LABEL_SAMPLE_VOXELS = 2**16  # subsample size for the label-map heuristic
 
 # nibabel's header "fixes" are applied silently (we report our own problems).
@@ -95,6 +129,10 @@ class Volume:
         Number of NaN/Inf voxels in the rendered volume (replaced by 0 in `data`).
     warnings : tuple of str
         One line each, e.g. ``"4D image with 3 volumes: showing volume 1 of 3"``.
+    input_sha256 : str or None
+        Hex SHA-256 of the file's bytes as they were read for this volume (the whole file).
+    input_size_bytes : int or None
+        Size of the file in bytes, as read.
     """
 
     data: np.ndarray
@@ -105,6 +143,8 @@ class Volume:
     n_volumes: int
     nonfinite_voxels: int
     warnings: tuple[str, ...]
+    input_sha256: str | None = None
+    input_size_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +157,7 @@ class _Header:
     stored_shape: tuple[int, ...]
     dtype: np.dtype  # on-disk dtype, with byte order
     offset: int  # bytes from the start of the (decompressed) stream to the voxel data
+    shown_offset: str | int  # vox_offset as stored, for messages
     slope: float
     inter: float
     affine: np.ndarray
@@ -131,6 +172,11 @@ class _Header:
     def n_volumes(self) -> int:
         return math.prod(self.stored_shape[3:])
 
+    @property
+    def data_end(self) -> int:
+        """Bytes of the (decompressed) stream up to the end of the last volume."""
+        return self.offset + math.prod(self.stored_shape) * self.dtype.itemsize
+
 
 # --------------------------------------------------------------------------- public API
 
@@ -139,6 +185,8 @@ def load_volume(
     path: str | os.PathLike[str],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_frames_per_plane: int = DEFAULT_MAX_FRAMES_PER_PLANE,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     display_path: str | None = None,
 ) -> Volume:
     """Load the first 3-D volume of a NIfTI-1/2 file (``.nii`` or ``.nii.gz``) as float32.
@@ -151,37 +199,47 @@ def load_volume(
         Refuse (``InputError``) an image whose first volume would need more than this many
         bytes of memory to load, as computed from the header before anything is allocated
         (see :func:`estimate_memory_bytes`). Default :data:`DEFAULT_MAX_BYTES` (4 GiB).
+    max_frames_per_plane : int, optional
+        Refuse an image with more slices than this along any axis (each slice is a video
+        frame). Default :data:`DEFAULT_MAX_FRAMES_PER_PLANE` (2,000).
+    max_file_bytes : int, optional
+        Refuse a file larger than this, or whose header declares more (decompressed) data,
+        before reading it. Default :data:`DEFAULT_MAX_FILE_BYTES` (64 GiB).
     display_path : str, optional
         The path to name in messages (default: ``str(path)``).
 
     Returns
     -------
     Volume
-        The data (float32, finite, stored voxel order), affine (mm) and metadata.
+        The data (float32, finite, stored voxel order), affine (mm), metadata and the
+        SHA-256 of the bytes read.
 
     Raises
     ------
     InputError
-        The file is unusable: missing, empty, an absent git-annex/DataLad file, a broken
-        symlink, unreadable, not gzip/NIfTI, truncated, with a corrupt or unsupported
-        header, too large, 1-/2-D, 5-D, constant or entirely NaN. ``str(err)`` is one
-        line: ``"<display_path>: <reason>"``.
+        The file is unusable: missing, empty, not a regular file, an absent
+        git-annex/DataLad file, a broken symlink, unreadable, not gzip/NIfTI, truncated
+        (in any volume), with a corrupt or unsupported header, too large, too many slices,
+        1-/2-D, 5-D, constant or entirely NaN. ``str(err)`` is one line:
+        ``"<display_path>: <reason>"``. For a regular file, ``err.input_sha256`` and
+        ``err.input_size_bytes`` describe the file as it was read (None otherwise).
     """
     shown = os.fspath(path) if display_path is None else display_path
-    with _open_checked(path, shown) as (fobj, st_size):
-        hdr = _read_header(fobj, shown, st_size)
-        need = _memory_bytes(hdr)
-        if need > max_bytes:
-            raise InputError(
-                shown,
-                f"image too large: one volume of {_fmt_shape(hdr.volume_shape)} "
-                f"{hdr.dtype.name} needs ~{_fmt_gb(need)} of memory to load "
-                f"(limit {_fmt_gb(max_bytes)})",
-            )
-        raw = _read_first_volume(fobj, hdr, shown)
+    with _open_checked(path, shown, max_file_bytes) as opened:
+        hdr = _read_header(opened.stream, shown, opened.size)
+        _check_limits(hdr, shown, max_bytes, max_frames_per_plane, max_file_bytes)
+        raw = _read_first_volume(opened.stream, hdr, shown)
+        tail_warning = _verify_rest(opened.stream, hdr, shown)
     data = _to_float32(raw, hdr)
     del raw
-    return _finish(data, hdr, shown)
+    try:
+        volume = _finish(data, hdr, shown, () if tail_warning is None else (tail_warning,))
+    except InputError as error:  # constant, all NaN: the file was read, say which bytes
+        error.input_sha256, error.input_size_bytes = opened.sha256, opened.bytes_read
+        raise
+    return dataclasses.replace(
+        volume, input_sha256=opened.sha256, input_size_bytes=opened.bytes_read
+    )
 
 
 def estimate_memory_bytes(path: str | os.PathLike[str], *, display_path: str | None = None) -> int:
@@ -207,58 +265,183 @@ def estimate_memory_bytes(path: str | os.PathLike[str], *, display_path: str | N
         As :func:`load_volume`, for problems detectable from the file system and header.
     """
     shown = os.fspath(path) if display_path is None else display_path
-    with _open_checked(path, shown) as (fobj, st_size):
-        return _memory_bytes(_read_header(fobj, shown, st_size))
+    with _open_checked(path, shown, DEFAULT_MAX_FILE_BYTES, hash_all=False) as opened:
+        return _memory_bytes(_read_header(opened.stream, shown, opened.size))
 
 
 # --------------------------------------------------------------------------- file system
 
 
-@contextmanager
-def _open_checked(path: str | os.PathLike[str], shown: str) -> Iterator[tuple[BinaryIO, int]]:
-    """Check the path, open it; yield ``(binary stream, size on disk in bytes)``.
+class _HashingFile(io.RawIOBase):
+    """A regular file read through one descriptor, every byte hashed once, in file order.
 
-    The stream is decompressed for ``.nii.gz``. Everything is closed on exit.
+    Callers may seek back (to re-read the header) or forward (to the voxel data): the hash
+    always covers the prefix of the file up to the furthest byte read, reading any skipped
+    bytes on the way, so :meth:`finish` (which reads on to the end) gives the SHA-256 of
+    the whole file exactly as this descriptor saw it. ``hashlib`` over a second ``open`` of
+    the path could see a different file (replaced meanwhile) or a FIFO.
+    """
+
+    def __init__(self, fd: int, *, hashing: bool = True) -> None:
+        super().__init__()
+        self._file = io.FileIO(fd, "rb", closefd=True)
+        self._digest = hashlib.sha256() if hashing else None
+        self._hashed = 0  # bytes [0, _hashed) are in the digest
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        start = self._file.tell()
+        n = self._file.readinto(buffer)
+        if n and self._digest is not None:
+            end = start + n
+            if start <= self._hashed < end:
+                with memoryview(buffer) as view:
+                    self._digest.update(view.cast("B")[self._hashed - start : n])
+                self._hashed = end
+        return n or 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._file.tell()
+        elif whence == io.SEEK_END:
+            offset += os.fstat(self._file.fileno()).st_size
+        if self._digest is not None and offset > self._hashed:
+            self._hash_to(offset)
+        return self._file.seek(offset)
+
+    def _hash_to(self, limit: int | None) -> None:
+        """Read (and hash) from the end of the hashed prefix up to `limit` or the end."""
+        self._file.seek(self._hashed)
+        buffer = bytearray(_READ_CHUNK)
+        while limit is None or self._hashed < limit:
+            want = _READ_CHUNK if limit is None else min(_READ_CHUNK, limit - self._hashed)
+            with memoryview(buffer) as view:
+                if not self.readinto(view[:want]):
+                    break
+
+    def finish(self) -> tuple[str | None, int]:
+        """Read to the end of the file; ``(hex SHA-256 of every byte, number of bytes)``."""
+        if self._digest is None:
+            return None, self._file.tell()
+        self._hash_to(None)
+        return self._digest.hexdigest(), self._hashed
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+@dataclass
+class _Opened:
+    """An open input: the (decompressed) stream, its size on disk, and what was read."""
+
+    stream: BinaryIO
+    size: int
+    sha256: str | None = None
+    bytes_read: int | None = None
+
+
+@contextmanager
+def _open_checked(
+    path: str | os.PathLike[str], shown: str, max_file_bytes: int, *, hash_all: bool = True
+) -> Iterator[_Opened]:
+    """Check the path, open it; yield the stream (decompressed for ``.nii.gz``).
+
+    With `hash_all`, the file is read to its end on leaving the block and its SHA-256
+    stored in the yielded object (or, when the block raises :class:`InputError`, in the
+    error's ``input_sha256``/``input_size_bytes``). Everything is closed on exit.
     """
     path = os.fspath(path)
     st = _stat_checked(path, shown)
     if stat.S_ISDIR(st.st_mode):
         raise InputError(shown, "is a directory, not a file")
-    if not stat.S_ISREG(st.st_mode):  # never open a FIFO: it would block
+    if not stat.S_ISREG(st.st_mode):  # never open a FIFO or a device: it may block or never end
         raise InputError(shown, f"not a regular file ({_file_kind(st.st_mode)})")
     if st.st_size == 0:
-        raise InputError(shown, "empty file (0 bytes)")
+        error = InputError(shown, "empty file (0 bytes)")
+        error.input_sha256, error.input_size_bytes = hashlib.sha256(b"").hexdigest(), 0
+        raise error
     lower = path.lower()
     if not (lower.endswith(".nii") or lower.endswith(".nii.gz")):
         raise InputError(shown, "unsupported file type (expected .nii or .nii.gz)")
+    if st.st_size > max_file_bytes:
+        error = InputError(
+            shown,
+            f"file too large: {_fmt_gb(st.st_size)} "
+            f"(limit {_fmt_gb(max_file_bytes)}, option max_file_bytes)",
+        )
+        error.input_size_bytes = st.st_size
+        raise error
+    raw = _HashingFile(_open_regular(path, shown), hashing=hash_all)
+    with raw:
+        try:
+            opened = _Opened(stream=raw, size=os.fstat(raw.fileno()).st_size)
+            head = raw.read(64)
+            raw.seek(0)
+            if head.startswith(b"/annex/objects/") and opened.size < 4096:
+                # An unlocked git-annex file (or one on a file system without symlinks).
+                raise InputError(shown, _annex_reason(shown))
+            if head.startswith(_LFS_POINTER):
+                raise InputError(
+                    shown, "content not present (Git LFS pointer); run `git lfs pull`"
+                )
+            is_gzip = head.startswith(_GZIP_MAGIC)
+            if lower.endswith(".gz"):
+                if not is_gzip:
+                    if _sizeof_hdr(head) is not None:
+                        raise InputError(
+                            shown, "not a gzip file (an uncompressed NIfTI named .nii.gz)"
+                        )
+                    raise InputError(shown, "not a gzip file")
+                with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                    opened.stream = gz  # type: ignore[assignment]
+                    yield opened
+            else:
+                if is_gzip:
+                    raise InputError(shown, "gzip-compressed file named .nii (should be .nii.gz)")
+                yield opened
+        except InputError as error:
+            if hash_all:
+                error.input_sha256, error.input_size_bytes = raw.finish()
+            raise
+        if hash_all:
+            opened.sha256, opened.bytes_read = raw.finish()
+
+
+def _open_regular(path: str, shown: str) -> int:
+    """Open `path` read-only without ever blocking; the descriptor of a regular file.
+
+    ``O_NONBLOCK`` makes opening a FIFO return at once (a FIFO swapped in after the
+    ``stat`` check); ``fstat`` on the descriptor then refuses anything but a regular file.
+    """
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
+        fd = os.open(path, _OPEN_FLAGS)
     except PermissionError:
         raise InputError(shown, "permission denied") from None
     except IsADirectoryError:  # raced with a rename
         raise InputError(shown, "is a directory, not a file") from None
-    with raw:
-        head = raw.read(64)
-        raw.seek(0)
-        if head.startswith(b"/annex/objects/") and st.st_size < 4096:
-            # An unlocked git-annex file (or one on a file system without symlinks).
-            raise InputError(shown, _annex_reason(shown))
-        if head.startswith(_LFS_POINTER):
-            raise InputError(shown, "content not present (Git LFS pointer); run `git lfs pull`")
-        is_gzip = head.startswith(_GZIP_MAGIC)
-        if lower.endswith(".gz"):
-            if not is_gzip:
-                if _sizeof_hdr(head) is not None:
-                    raise InputError(
-                        shown, "not a gzip file (an uncompressed NIfTI named .nii.gz)"
-                    )
-                raise InputError(shown, "not a gzip file")
-            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                yield gz, st.st_size  # type: ignore[misc]
-            return
-        if is_gzip:
-            raise InputError(shown, "gzip-compressed file named .nii (should be .nii.gz)")
-        yield raw, st.st_size
+    except (FileNotFoundError, NotADirectoryError):  # raced with a delete
+        raise InputError(shown, "file does not exist") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "is a directory, not a file" if stat.S_ISDIR(mode) else None
+            raise InputError(shown, kind or f"not a regular file ({_file_kind(mode)})")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _stat_checked(path: str, shown: str) -> os.stat_result:
@@ -427,15 +610,15 @@ def _read_header(fobj: BinaryIO, shown: str, file_size: int) -> _Header:
     elif not math.isfinite(inter):
         raise InputError(shown, f"header has invalid scl_inter ({inter}) with scl_slope {slope}")
 
-    # -- data offset and, for .nii, file size
-    offset = int(hdr["vox_offset"])
+    # -- data offset (a float32 in NIfTI-1, an int64 in NIfTI-2); sizes in _check_limits
+    stored_offset = hdr["vox_offset"].item()
+    shown_offset = f"{stored_offset:g}" if isinstance(stored_offset, float) else stored_offset
+    if not math.isfinite(stored_offset):
+        raise InputError(shown, f"header has invalid vox_offset {shown_offset}")
+    offset = int(stored_offset)
     if offset < size + 4:
-        raise InputError(shown, f"header has invalid vox_offset {offset} (must be >= {size + 4})")
-    n_bytes_all = math.prod(shape) * dtype.itemsize
-    if not compressed and file_size < offset + n_bytes_all:
         raise InputError(
-            shown,
-            f"file truncated: header needs {offset + n_bytes_all} bytes, file has {file_size}",
+            shown, f"header has invalid vox_offset {shown_offset} (must be >= {size + 4})"
         )
 
     affine, warnings = _affine(hdr, shown)
@@ -446,6 +629,7 @@ def _read_header(fobj: BinaryIO, shown: str, file_size: int) -> _Header:
         stored_shape=shape,
         dtype=dtype,
         offset=offset,
+        shown_offset=shown_offset,
         slope=slope,
         inter=inter,
         affine=affine,
@@ -499,6 +683,55 @@ def _affine_problem(affine: np.ndarray) -> str | None:
     return None
 
 
+def _check_limits(
+    hdr: _Header, shown: str, max_bytes: int, max_frames_per_plane: int, max_file_bytes: int
+) -> None:
+    """Refuse, from the header alone, what would exhaust memory, time or the file."""
+    need = _memory_bytes(hdr)
+    if need > max_bytes:
+        raise InputError(
+            shown,
+            f"image too large: one volume of {_fmt_shape(hdr.volume_shape)} "
+            f"{hdr.dtype.name} needs ~{_fmt_gb(need)} of memory to load "
+            f"(limit {_fmt_gb(max_bytes)})",
+        )
+    most = max(hdr.volume_shape)
+    if most > max_frames_per_plane:
+        raise InputError(
+            shown,
+            f"too many slices: {_fmt_shape(hdr.volume_shape)} would make a {most}-frame "
+            f"video (limit {max_frames_per_plane} frames per plane, option "
+            "max_frames_per_plane)",
+        )
+    # what the file on disk can hold (uncompressed: its size; gzip: the deflate ratio)
+    holds = hdr.file_size * (_MAX_DEFLATE_RATIO if hdr.compressed else 1)
+    if hdr.offset >= holds:
+        where = f"{hdr.file_size} bytes"
+        if hdr.compressed:
+            where = f"{hdr.file_size} bytes of gzip hold at most {holds}"
+        raise InputError(
+            shown,
+            f"header has invalid vox_offset {hdr.shown_offset} (past the end of the file: "
+            f"{where})",
+        )
+    if hdr.data_end > max_file_bytes:
+        raise InputError(
+            shown,
+            f"image too large to check: the header declares {_fmt_gb(hdr.data_end)} of data "
+            f"(limit {_fmt_gb(max_file_bytes)}, option max_file_bytes)",
+        )
+    if hdr.data_end > holds:
+        if hdr.compressed:
+            raise InputError(
+                shown,
+                f"file truncated: header needs {hdr.data_end} bytes of data, "
+                f"{hdr.file_size} bytes of gzip hold at most {holds}",
+            )
+        raise InputError(
+            shown, f"file truncated: header needs {hdr.data_end} bytes, file has {holds}"
+        )
+
+
 def _memory_bytes(hdr: _Header) -> int:
     n_vox = math.prod(hdr.volume_shape)
     gzip_buffers = 4 * _READ_CHUNK if hdr.compressed else 0
@@ -522,12 +755,6 @@ def _read_first_volume(fobj: BinaryIO, hdr: _Header, shown: str) -> np.ndarray:
             if not n:
                 break
             pos += n
-        if pos == n_bytes and hdr.compressed and hdr.n_volumes == 1:
-            # Drain what follows the data (normally nothing) to reach the gzip trailer,
-            # which verifies CRC and length: catches corruption that still inflates.
-            extra = 0
-            while extra <= _TRAILER_DRAIN and (chunk := fobj.read(_TRAILER_DRAIN)):
-                extra += len(chunk)
     view.release()
     if pos < n_bytes:
         if hdr.compressed:
@@ -537,6 +764,41 @@ def _read_first_volume(fobj: BinaryIO, hdr: _Header, shown: str) -> np.ndarray:
             )
         raise InputError(shown, f"file truncated: image data ends after {pos} of {n_bytes} bytes")
     return np.ndarray(shape, dtype=hdr.dtype, buffer=buf, order="F")
+
+
+def _verify_rest(fobj: BinaryIO, hdr: _Header, shown: str) -> str | None:
+    """For ``.nii.gz``, decompress the rest of the stream, in bounded memory: every later
+    volume must be there and the gzip trailer (CRC-32 and length of all the data) must
+    match, so a 4-D file cut or corrupted after its first volume is refused. Returns a
+    warning if the stream goes on for more than 1 MiB past the declared data (not read:
+    a gzip bomb after a valid image would take hours). ``.nii``: nothing to do here (the
+    file size was checked against the header; :class:`_HashingFile` reads the rest)."""
+    if not hdr.compressed:
+        return None
+    buffer = bytearray(_READ_CHUNK)
+    view = memoryview(buffer)
+    pos = fobj.tell()
+    with _GzipErrors(shown, True):
+        while pos < hdr.data_end:
+            n = fobj.readinto(view[: min(_READ_CHUNK, hdr.data_end - pos)])
+            if not n:
+                raise InputError(
+                    shown,
+                    f"file truncated: header needs {hdr.data_end} bytes of data, "
+                    f"the gzip stream holds {pos}",
+                )
+            pos += n
+        tail = 0
+        while n := fobj.readinto(view):
+            tail += n
+            if tail > _TAIL_LIMIT:
+                view.release()
+                return (
+                    "data continues after the image (more than 1 MiB): "
+                    "the rest of the file was not checked"
+                )
+    view.release()
+    return None
 
 
 def _to_float32(raw: np.ndarray, hdr: _Header) -> np.ndarray:
@@ -559,8 +821,10 @@ def _to_float32(raw: np.ndarray, hdr: _Header) -> np.ndarray:
     return data
 
 
-def _finish(data: np.ndarray, hdr: _Header, shown: str) -> Volume:
-    warnings = list(hdr.warnings)
+def _finish(
+    data: np.ndarray, hdr: _Header, shown: str, extra_warnings: tuple[str, ...] = ()
+) -> Volume:
+    warnings = [*hdr.warnings, *extra_warnings]
     n_vols = hdr.n_volumes
     if n_vols > 1:
         warnings.insert(0, f"4D image with {n_vols} volumes: showing volume 1 of {n_vols}")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import errno
 import gzip
+import hashlib
 import os
+import signal
 import tempfile
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nibabel as nib
@@ -24,7 +28,13 @@ from neurovid.testing import (
     phantom_affine,
     write_nifti,
 )
-from neurovid.volume import DEFAULT_MAX_BYTES, Volume, estimate_memory_bytes, load_volume
+from neurovid.volume import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_FRAMES_PER_PLANE,
+    Volume,
+    estimate_memory_bytes,
+    load_volume,
+)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -268,15 +278,295 @@ def test_4d_loads_only_the_first_volume(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 30000, size=(*PHANTOM_SHAPE, 5)).astype(np.float32)
     data = np.concatenate([ph[..., None], noise], axis=-1)  # 6 volumes
-    content = gzip.compress(nifti_bytes(data), mtime=0)
-    # Cut the stream in the incompressible noise: volume 1 is intact, the rest is not.
-    path = tmp_path / "sub-01_T1w.nii.gz"
-    path.write_bytes(content[: len(content) // 2])
+    path = write_nifti(tmp_path / "sub-01_T1w.nii.gz", nifti_bytes(data))
     vol = load_volume(path)
     np.testing.assert_array_equal(vol.data, ph)
     assert vol.stored_shape == (*PHANTOM_SHAPE, 6)
     assert vol.n_volumes == 6
     assert vol.warnings == ("4D image with 6 volumes: showing volume 1 of 6",)
+
+
+def test_4d_gzip_cut_in_a_later_volume_is_refused(tmp_path: Path) -> None:
+    """Volume 1 intact, the stream cut in volume 4: refused, not rendered as if fine."""
+    ph = phantom()
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 30000, size=(*PHANTOM_SHAPE, 5)).astype(np.float32)
+    content = gzip.compress(nifti_bytes(np.concatenate([ph[..., None], noise], -1)), mtime=0)
+    path = tmp_path / "sub-01_T1w.nii.gz"
+    path.write_bytes(content[: len(content) // 2])  # in the incompressible noise
+    with pytest.raises(InputError) as info:
+        load_volume(path)
+    assert info.value.reason == "truncated or corrupt gzip (compressed data ends early)"
+
+
+def test_4d_gzip_check_reads_in_bounded_memory(tmp_path: Path) -> None:
+    ph = phantom()
+    data = np.stack([ph * (1 + k) for k in range(12)], axis=-1)  # 12 volumes
+    path = write_nifti(tmp_path / "sub-01_T1w.nii.gz", nifti_bytes(data, dtype="float32"))
+    tracemalloc.start()
+    try:
+        vol = load_volume(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert vol.n_volumes == 12
+    one_volume = ph.size * 4
+    # the check decompresses all 12 volumes but never holds more than a few MiB of them
+    assert peak <= estimate_memory_bytes(path) < 12 * one_volume + 5 * 2**20
+
+
+def test_gzip_with_a_long_tail_after_the_image_loads_with_a_warning(tmp_path: Path) -> None:
+    """A stream longer than the header says is not decompressed to its end (a gzip bomb
+    after a valid image would take hours): the image loads, the tail is named."""
+    tail = b"\x00" * (20 * 2**20)
+    path = tmp_path / "sub-01_T1w.nii.gz"
+    path.write_bytes(gzip.compress(nifti_bytes(phantom()) + tail, mtime=0))
+    vol = load_volume(path)
+    np.testing.assert_array_equal(vol.data, phantom())
+    assert vol.warnings == (
+        "data continues after the image (more than 1 MiB): the rest of the file was not checked",
+    )
+    assert vol.input_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- never hang
+
+
+@contextmanager
+def no_hang(seconds: int = 20) -> Iterator[None]:
+    """Fail (instead of hanging the test run) if the block takes longer than `seconds`."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s: it hangs")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "devzero", "devnull"])
+def test_special_files_are_refused_without_opening(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "sub-01_T1w.nii.gz"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: opening it for reading would block forever
+    else:
+        path.symlink_to("/dev/zero" if kind == "devzero" else "/dev/null")
+    with no_hang():
+        with pytest.raises(InputError) as info:
+            load_volume(path)
+        with pytest.raises(InputError):
+            estimate_memory_bytes(path)
+    what = "FIFO" if kind == "fifo" else "character device"
+    assert info.value.reason == f"not a regular file ({what})"
+    assert info.value.input_sha256 is None  # nothing was read, so nothing was hashed
+
+
+def test_a_file_that_becomes_a_fifo_after_the_check_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race: stat says "regular file", then the path is swapped for a FIFO."""
+    regular = write_nifti(tmp_path / "regular_T1w.nii.gz", nifti_bytes(phantom()))
+    fifo = tmp_path / "sub-01_T1w.nii.gz"
+    os.mkfifo(fifo)
+    real_stat = volume_mod._stat_checked
+    monkeypatch.setattr(volume_mod, "_stat_checked", lambda path, shown: real_stat(regular, shown))
+    with no_hang():
+        with pytest.raises(InputError) as info:
+            load_volume(fifo)
+    assert info.value.reason == "not a regular file (FIFO)"
+
+
+def test_a_huge_sparse_file_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "sub-01_T1w.nii.gz"
+    with open(path, "wb") as stream:
+        stream.truncate(100 * 2**30)  # 100 GiB of nothing, instantly (sparse)
+    with no_hang(5):
+        with pytest.raises(InputError) as info:
+            load_volume(path)
+    assert info.value.reason == "file too large: 107.4 GB (limit 68.7 GB, option max_file_bytes)"
+    assert info.value.input_sha256 is None
+
+
+def test_declared_data_beyond_the_file_limit_is_refused(tmp_path: Path) -> None:
+    data = np.stack([phantom()] * 3, axis=-1)
+    path = write_nifti(tmp_path / "sub-01_T1w.nii.gz", nifti_bytes(data))
+    declared = 352 + data.size * 2
+    load_volume(path, max_file_bytes=declared)
+    with pytest.raises(InputError) as info:
+        load_volume(path, max_file_bytes=declared - 1)
+    assert info.value.reason.startswith("image too large to check: the header declares ")
+
+
+# --------------------------------------------------------------------------- checksum
+
+
+@pytest.mark.parametrize(
+    "name", ["a_T1w.nii", "a_T1w.nii.gz", "four_T1w.nii.gz", "four_T1w.nii", "tail_T1w.nii"]
+)
+def test_checksum_is_of_every_byte_of_the_file(tmp_path: Path, name: str) -> None:
+    ph = phantom()
+    data = np.stack([ph, ph / 2], axis=-1) if name.startswith("four") else ph
+    content = nifti_bytes(data)
+    if name.startswith("tail"):
+        content += b"trailing bytes that are not part of the image"
+    path = write_nifti(tmp_path / name, content)
+    vol = load_volume(path)
+    on_disk = path.read_bytes()
+    assert vol.input_sha256 == hashlib.sha256(on_disk).hexdigest()
+    assert vol.input_size_bytes == len(on_disk)
+
+
+def test_failed_regular_files_carry_their_checksum(
+    corpus: tuple[Path, dict[str, Expected]],
+) -> None:
+    root, expected = corpus
+    for rel, exp in expected.items():
+        path = root / rel
+        if exp.ok or not path.is_file():  # is_file follows links: FIFO, /dev/zero are not
+            continue
+        with pytest.raises(InputError) as info:
+            load_volume(path, display_path=rel)
+        content = path.read_bytes()
+        assert info.value.input_sha256 == hashlib.sha256(content).hexdigest(), rel
+        assert info.value.input_size_bytes == len(content), rel
+
+
+def test_checksum_is_of_the_file_that_was_read_even_if_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replaced (renamed over) while being read: data and checksum are both of the old file."""
+    path = write_nifti(tmp_path / "sub-01_T1w.nii.gz", nifti_bytes(phantom()))
+    old = path.read_bytes()
+    newer = write_nifti(tmp_path / "new.nii.gz", nifti_bytes(phantom()[::-1].copy()))
+    real_read = volume_mod._read_first_volume
+
+    def replace_then_read(*args: object, **kwargs: object) -> np.ndarray:
+        os.replace(newer, path)
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(volume_mod, "_read_first_volume", replace_then_read)
+    vol = load_volume(path)
+    np.testing.assert_array_equal(vol.data, phantom())
+    assert vol.input_sha256 == hashlib.sha256(old).hexdigest()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() != vol.input_sha256
+
+
+# --------------------------------------------------------------------------- frame ceiling
+
+
+def test_frame_ceiling(tmp_path: Path) -> None:
+    path = write_nifti(tmp_path / "sub-01_T1w.nii.gz", nifti_bytes(phantom()))  # 24×28×20
+    assert DEFAULT_MAX_FRAMES_PER_PLANE == 2000
+    load_volume(path, max_frames_per_plane=28)
+    with pytest.raises(InputError) as info:
+        load_volume(path, max_frames_per_plane=27)
+    assert info.value.reason == (
+        "too many slices: 24×28×20 would make a 28-frame video (limit 27 frames per plane, "
+        "option max_frames_per_plane)"
+    )
+
+
+def test_absurd_shape_is_refused_before_reading_its_data(tmp_path: Path) -> None:
+    from neurovid.testing import absurd_shape_nifti2
+
+    path = write_nifti(tmp_path / "sub-01_T1w.nii.gz", absurd_shape_nifti2())
+    assert path.stat().st_size < 400_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="too many slices: 10000000×2×2"):
+            load_volume(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+
+
+# --------------------------------------------------------------------------- header fuzz
+
+_FLOAT_VALUES = [np.nan, np.inf, -np.inf, -1.0, 0.0, 1e-30, 1e30, 3.4e38]
+_INT_VALUES = [-32768, -1, 0, 1, 2, 3, 4, 5, 32767]
+_FUZZ_FIELDS = {
+    "vox_offset": _FLOAT_VALUES,
+    "scl_slope": _FLOAT_VALUES,
+    "scl_inter": _FLOAT_VALUES,
+    "quatern_b": _FLOAT_VALUES,
+    "quatern_d": _FLOAT_VALUES,
+    "qoffset_x": _FLOAT_VALUES,
+    "toffset": _FLOAT_VALUES,
+    "slice_duration": _FLOAT_VALUES,
+    "cal_max": _FLOAT_VALUES,
+    "qform_code": _INT_VALUES,
+    "sform_code": _INT_VALUES,
+    "datatype": _INT_VALUES + [2, 4, 8, 16, 64, 256, 512, 768, 1024, 1280, 1536, 2304],
+    "bitpix": _INT_VALUES,
+    "slice_start": _INT_VALUES,
+    "slice_end": _INT_VALUES,
+    "intent_code": _INT_VALUES,
+}
+_ORIENTATION_FIELDS = {"quatern_b", "quatern_d", "qoffset_x", "qform_code", "sform_code"}
+_FUZZ_CASES = [
+    (field, value, nifti2, qform_only)
+    for field, values in _FUZZ_FIELDS.items()
+    for value in values
+    for nifti2 in (False, True)
+    # with and without an sform only where the sform/qform choice matters
+    for qform_only in ((False, True) if field in _ORIENTATION_FIELDS else (False,))
+] + [
+    (f"{name}[{index}]", value, nifti2, qform_only)
+    for name, indexes, values in (
+        ("pixdim", range(8), _FLOAT_VALUES),
+        ("dim", range(8), _INT_VALUES),
+        ("srow_x", range(4), _FLOAT_VALUES),
+    )
+    for index in indexes
+    for value in values
+    for nifti2 in (False, True)
+    for qform_only in ((False, True) if name == "pixdim" else (False,))
+]
+
+
+@pytest.mark.parametrize(("field", "value", "nifti2", "qform_only"), _FUZZ_CASES)
+def test_any_header_value_is_a_volume_or_an_input_error(
+    tmp_path: Path, field: str, value: float, nifti2: bool, qform_only: bool
+) -> None:
+    """Every odd value of every header field: a usable volume or a one-line refusal."""
+    from neurovid.render import RenderOptions, frame_renderer
+
+    content = bytearray(nifti_bytes(phantom(), nifti2=nifti2, sform_code=0 if qform_only else 1))
+    header_cls = volume_mod.Nifti2Header if nifti2 else volume_mod.Nifti1Header
+    header = header_cls(bytes(content[: 540 if nifti2 else 348]), check=False)
+    name, _, index = field.partition("[")
+    info = np.iinfo(header[name].dtype) if header[name].dtype.kind in "iu" else None
+    if info is not None and not (info.min <= value <= info.max):  # NaN too: NIfTI-2 ints
+        value = info.max if value > 0 else info.min
+    if index:
+        values = header[name].copy()
+        values[int(index[:-1])] = value
+        header[name] = values
+    else:
+        header[name] = value
+    content[: len(header.binaryblock)] = header.binaryblock
+    path = write_nifti(tmp_path / "sub-01_T1w.nii.gz", bytes(content))
+    with no_hang():
+        try:
+            vol = load_volume(path, display_path="x.nii.gz")
+        except InputError as err:
+            _assert_one_line_naming(err, "x.nii.gz")
+            return
+        _check_volume(vol)
+        # what loads must also lay out and draw (extreme voxel sizes, shapes)
+        renderer, _ = frame_renderer(vol, RenderOptions(), {}, "x")
+        assert renderer.layout.width <= 4000 and renderer.layout.height <= 2000
+        frames = iter(renderer)
+        first = next(frames)
+        assert first.dtype == np.uint8 and first.shape == (
+            renderer.layout.height,
+            renderer.layout.width,
+        )
 
 
 def test_4d_with_one_volume_is_3d(corpus: tuple[Path, dict[str, Expected]]) -> None:
