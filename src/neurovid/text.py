@@ -1,36 +1,34 @@
-"""Text rasterised with Pillow and the DejaVu fonts that matplotlib ships.
+"""Text rasterised with Pillow and the DejaVu Sans fonts shipped in ``neurovid/fonts/``.
 
-Fonts are looked up on disk without importing matplotlib (its import costs ~0.3 s per
-render job). The same font file and Pillow version give the same pixels on every run.
+The two font files (regular and bold, DejaVu 2.35, the files matplotlib ships) and their
+licence (``fonts/LICENSE_DEJAVU``) travel with the package: the same font file and Pillow
+version give the same pixels on every machine, whatever fonts the system or matplotlib has,
+and no per-job import of matplotlib is needed to find them.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
-from pathlib import Path
+import io
+from importlib import resources
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-
-@functools.cache
-def _font_dir() -> Path | None:
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
-    return folder if folder.is_dir() else None
+#: font files inside the package (``neurovid/fonts/``)
+FONT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}
 
 
 @functools.cache
-def font(size_px: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans (bold or regular) at ``size_px`` pixels; Pillow's own font as a fallback."""
-    folder = _font_dir()
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    if folder is not None and (folder / name).is_file():
-        return ImageFont.truetype(str(folder / name), size_px)
-    return ImageFont.load_default(size=size_px)
+def font_bytes(bold: bool = False) -> bytes:
+    """The shipped DejaVu Sans font file (regular or bold)."""
+    return resources.files("neurovid").joinpath("fonts", FONT_FILES[bold]).read_bytes()
+
+
+@functools.cache
+def font(size_px: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    """DejaVu Sans (bold or regular) at ``size_px`` pixels."""
+    return ImageFont.truetype(io.BytesIO(font_bytes(bold)), size_px)
 
 
 class GlyphStrip:
