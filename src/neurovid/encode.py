@@ -4,6 +4,12 @@ Frames go to ffmpeg's stdin as raw 8-bit grey; ffmpeg writes libx264, yuv420p, e
 dimensions, ``+faststart`` (browsers can start playing before the whole file arrives).
 Output is byte-identical for identical frames and settings: no creation time, bit-exact
 muxer flags, and a fixed number of encoder threads.
+
+Which ffmpeg: always the one :func:`imageio_ffmpeg.get_ffmpeg_exe` returns, i.e. the binary
+inside the imageio-ffmpeg wheel from PyPI (``environment.yml`` installs imageio-ffmpeg with
+pip for that reason), unless ``IMAGEIO_FFMPEG_EXE`` names another one, or the wheel has no
+binary for this platform (then a conda or system ffmpeg). :func:`ffmpeg_binary` says which
+one was used and every sidecar records it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import functools
 import os
 import queue
+import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +38,39 @@ def ffmpeg_exe() -> str:
 def ffmpeg_version() -> str:
     """Version string of the bundled ffmpeg, e.g. ``"n9.0.2-17-g2a571b6068-20260930"``."""
     return imageio_ffmpeg.get_ffmpeg_version()
+
+
+def ffmpeg_source(exe: str) -> str:
+    """Where the ffmpeg at ``exe`` comes from.
+
+    ``"IMAGEIO_FFMPEG_EXE"`` (the user chose it), ``"imageio-ffmpeg"`` (the binary inside the
+    imageio-ffmpeg wheel: the one neurovid is tested with), ``"conda"`` (the environment's
+    ``bin/ffmpeg``) or ``"system"`` (found on ``PATH``).
+    """
+    if os.environ.get("IMAGEIO_FFMPEG_EXE"):
+        return "IMAGEIO_FFMPEG_EXE"
+    bundled_dir = Path(imageio_ffmpeg.__file__).resolve().parent / "binaries"
+    path = Path(exe)
+    if path.is_absolute() and path.resolve().parent == bundled_dir:
+        return "imageio-ffmpeg"
+    if path.is_absolute() and path.resolve().parent == (Path(sys.prefix) / "bin").resolve():
+        return "conda"
+    return "system"
+
+
+@functools.cache
+def ffmpeg_binary() -> dict[str, str]:
+    """The ffmpeg that encodes: ``{"path", "version", "source"}`` (see :func:`ffmpeg_source`).
+
+    ``path`` is absolute (a bare ``ffmpeg`` found on ``PATH`` is resolved).
+    """
+    exe = ffmpeg_exe()
+    resolved = shutil.which(exe) or exe
+    return {
+        "path": str(Path(resolved).resolve()),
+        "version": ffmpeg_version(),
+        "source": ffmpeg_source(exe),
+    }
 
 
 class EncoderError(RuntimeError):
