@@ -22,23 +22,39 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from .errors import ConfigError
+
 TEMPLATE_NAME = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
 
 
+def _missing(package: str) -> ConfigError:
+    return ConfigError(
+        f"config error: the demo dataset needs {package}, which is not installed "
+        f"(pip install {package}; `pip install neurovid` includes it)"
+    )
+
+
 def template_path() -> Path:
-    """Path of the MNI152 T1 template inside the installed nilearn (not imported)."""
+    """Path of the MNI152 T1 template inside the installed nilearn (not imported).
+
+    Raises
+    ------
+    ConfigError
+        One line saying how to install what is missing.
+    """
     spec = importlib.util.find_spec("nilearn")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the demo needs nilearn installed (pip install -r requirements.txt)")
+        raise _missing("nilearn")
     path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / TEMPLATE_NAME
     if not path.is_file():
-        raise RuntimeError(f"nilearn does not ship {TEMPLATE_NAME} at {path}")
+        raise ConfigError(f"config error: nilearn does not ship {TEMPLATE_NAME} at {path}")
     return path
 
 
@@ -88,6 +104,8 @@ def _with_dtype(image: nib.Nifti1Image, dtype: str, slope: float = 1.0) -> nib.N
 def build_demo_dataset(out_dir: str | Path) -> list[Path]:
     """Write the demo BIDS dataset into ``out_dir``; return the T1w files written."""
     root = Path(out_dir)
+    if importlib.util.find_spec("scipy") is None:  # oblique() needs it; fail before writing
+        raise _missing("scipy")
     template = nib.load(template_path())
     template = nib.Nifti1Image(np.asarray(template.dataobj), template.affine)
     images = {
@@ -136,7 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", nargs="?", default="demo/bids", help="where to write it")
     args = parser.parse_args(argv)
-    for path in build_demo_dataset(args.out_dir):
+    try:
+        written = build_demo_dataset(args.out_dir)
+    except ConfigError as error:
+        print(str(error).removeprefix("config error: "), file=sys.stderr)
+        return 1
+    for path in written:
         print(path)
     return 0
 
