@@ -74,8 +74,7 @@ def _render_option_actions() -> list[argparse.Action]:
     """
     from .cli import _render_parser
 
-    schema = yaml.safe_load(bundle.config_schema_path().read_text())
-    render_keys = set(schema["properties"]["render"]["properties"])
+    render_keys = set(_schema()["properties"]["render"]["properties"])
     return [
         action
         for action in _render_parser()._actions
@@ -85,6 +84,63 @@ def _render_option_actions() -> list[argparse.Action]:
 
 def _config_defaults() -> dict[str, Any]:
     return yaml.safe_load(bundle.default_config_path().read_text())
+
+
+def _schema() -> dict[str, Any]:
+    return yaml.safe_load(bundle.config_schema_path().read_text())
+
+
+#: configuration keys with options of their own (positional, "which images", --strict, render)
+_KEYS_WITH_OWN_OPTIONS = {
+    "bids_dir", "output_dir", "participant_label", "exclude_participant_label",
+    "session_label", "suffixes", "strict", "render",
+}  # fmt: skip
+_JSON_TYPES = {"string": str, "integer": int, "number": float}
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "yes", "1", "false", "no", "0"):
+        return lowered in ("true", "yes", "1")
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _add_schema_option(group, option: str, dest: str, spec: dict[str, Any], default) -> None:
+    """An option made from a key's JSON Schema (type, enum, array items, description)."""
+    kwargs: dict[str, Any] = {"dest": dest, "default": None}
+    item = spec.get("items", {}) if spec.get("type") == "array" else spec
+    if spec.get("type") == "array":
+        kwargs["nargs"] = "+"
+    if item.get("type") == "boolean":
+        kwargs["type"] = _boolean
+        kwargs["metavar"] = "{true,false}"
+    elif "enum" in item:
+        kwargs["choices"] = item["enum"]
+    else:
+        kwargs["type"] = _JSON_TYPES.get(item.get("type"), str)
+        kwargs["metavar"] = dest.rpartition(".")[2].upper()
+    description = " ".join(str(spec.get("description", "")).split())
+    kwargs["help"] = f"{description} (default {default})"
+    group.add_argument(option, **kwargs)
+
+
+def _add_other_config_options(parser: argparse.ArgumentParser) -> None:
+    """Options for every other key of config/schema.yaml: ``--SECTION-KEY`` for sections
+    (e.g. ``--ratings-consensus``), ``--KEY`` for plain keys; new keys get options by
+    themselves."""
+    defaults = _config_defaults()
+    for name, spec in _schema()["properties"].items():
+        if name in _KEYS_WITH_OWN_OPTIONS:
+            continue
+        flag = name.replace("_", "-")
+        if spec.get("type") == "object":
+            group = parser.add_argument_group(f"{name} (config/README.md)")
+            for key, sub in spec.get("properties", {}).items():
+                default = defaults.get(name, {}).get(key, sub.get("default"))
+                option = f"--{flag}-{key.replace('_', '-')}"
+                _add_schema_option(group, option, f"{name}.{key}", sub, default)
+        else:
+            _add_schema_option(parser, f"--{flag}", name, spec, defaults.get(name))
 
 
 def _cores(value: str) -> str:
@@ -176,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the page and the run exits 0)",
     )
     run.add_argument(
+        "--config-file",
+        metavar="FILE",
+        help="a YAML file of configuration keys, like config/config.yaml (config/README.md); "
+        "options given on the command line win",
+    )
+    run.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -199,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help=f"{help_text} (default {default})",
         )
+    _add_other_config_options(parser)
     return parser
 
 
@@ -228,14 +291,34 @@ def workflow_config(args: argparse.Namespace, cwd: Path | None = None) -> dict[s
             config[key] = list(value)
     if args.strict:
         config["strict"] = True
-    render = {
-        name.removeprefix("render."): list(value) if isinstance(value, tuple | list) else value
-        for name, value in vars(args).items()
-        if name.startswith("render.") and value is not None
-    }
-    if render:
-        config["render"] = render
+    # the other keys: "section.key" for a section's key (render.fps), "key" for a plain one
+    others = set(_schema()["properties"]) - _KEYS_WITH_OWN_OPTIONS
+    for dest, value in vars(args).items():
+        if value is None:
+            continue
+        value = list(value) if isinstance(value, tuple | list) else value
+        section, _, key = dest.partition(".")
+        if key and (section == "render" or section in others):
+            config.setdefault(section, {})[key] = value
+        elif dest in others:
+            config[dest] = value
     return config
+
+
+def merge_config_file(config: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``config`` over the keys of the YAML file at ``path`` (the command line wins)."""
+    loaded = yaml.safe_load(path.read_text())
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise ValueError("not a mapping of configuration keys")
+    merged = dict(loaded)
+    for key, value in config.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def _workflow_rule_names() -> set[str]:
@@ -284,6 +367,14 @@ def snakemake_argv(
     return [*argv, *extra]
 
 
+#: Snakemake options the command sets itself (a second value would silently replace its own)
+_OWN_SNAKEMAKE_OPTIONS = {
+    "--configfile": "--config-file", "--configfiles": "--config-file",
+    "--snakefile": None, "-s": None, "--directory": "OUTPUT_DIR", "-d": "OUTPUT_DIR",
+    "--workflow-profile": "--profile",
+}  # fmt: skip
+
+
 def _given(extra: Sequence[str], *options: str) -> bool:
     return any(
         item == option or item.startswith(option + "=") for item in extra for option in options
@@ -307,8 +398,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, config: di
         return _usage_error(parser, f"BIDS_DIR {args.bids_dir} {what}")
     merged = _config_defaults()
     for key, value in config.items():
-        if key == "render":
-            merged["render"] = {**merged.get("render", {}), **value}
+        if isinstance(value, dict):
+            merged[key] = {**merged.get(key, {}), **value}
         else:
             merged[key] = value
     try:
@@ -358,7 +449,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unrecognized arguments: {' '.join(unknown)} "
             "(Snakemake's own options go after `--`, e.g. `-- --keep-going`)",
         )
+    for option, instead in _OWN_SNAKEMAKE_OPTIONS.items():
+        if _given(extra, option):
+            hint = f"; use {instead}" if instead else ""
+            return _usage_error(parser, f"{option} is set by neurovid itself{hint}")
     config = workflow_config(args)
+    if args.config_file:
+        try:
+            config = merge_config_file(config, Path(args.config_file))
+        except (OSError, ValueError) as error:
+            return _usage_error(parser, f"--config-file {args.config_file}: {error}")
     problem = _check(parser, args, config)
     if problem is not None:
         return problem
