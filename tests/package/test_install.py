@@ -111,7 +111,9 @@ def test_group_level_rebuilds_the_page_without_rendering(installed_run):
 def test_snakemake_with_the_installed_snakefile_from_any_folder(installed, tiny_dataset, tmp_path):
     snakefile = installed.site_packages / "neurovid/workflow_files/Snakefile"
     result = run(
-        [installed.bin / "snakemake", "-s", snakefile, "-n", "--cores", "1", "--config",
+        # `python -m snakemake`: the venv's bin/ has no snakemake script (dependencies come
+        # from this environment through a .pth file)
+        [installed.python, "-m", "snakemake", "-s", snakefile, "-n", "--cores", "1", "--config",
          f"bids_dir={tiny_dataset}", "output_dir=out"],
         cwd=tmp_path, env=installed.env(),
     )  # fmt: skip
