@@ -20,11 +20,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .intensity import VIDEO_BLACK, VIDEO_WHITE, to_uint8, video_range_lut
+from .intensity import VIDEO_BLACK, VIDEO_WHITE, HeadMask, to_uint8, video_range_lut
 from .orientation import DisplayVolume
 from .text import GlyphStrip, font
 
@@ -39,6 +41,8 @@ BOTTOM_ROW_PX = 30  # position in mm and the inferior/posterior letter
 HEADER_PX = 40
 PROGRESS_PX = 4
 MAX_PANEL_HEIGHT_PX = 900
+#: Background kept around the head's bounding box when the panels are cropped to it (mm).
+CROP_MARGIN_MM = 10.0
 
 TEXT = 235
 DIM_TEXT = 165
@@ -165,6 +169,25 @@ def compute_layout(
     return FrameLayout(width, height, px_per_mm, tuple(boxes))  # type: ignore[arg-type]
 
 
+def crop_to_head(
+    volume: DisplayVolume, head: HeadMask, margin_mm: float = CROP_MARGIN_MM
+) -> DisplayVolume:
+    """The display volume cropped to the head's bounding box plus ``margin_mm`` on each side.
+
+    The box comes from :meth:`neurovid.intensity.HeadMask.bounding_box` (specks of noise
+    do not count; a part of the head disconnected from the rest, such as a wrapped-around
+    nose, does). A head that touches the edge of the field of view keeps that edge, so a
+    cut-off head still looks cut off. Without a head (empty mask) nothing is cropped.
+    Slice numbers and positions stay those of the whole image (a view, no copy).
+    """
+    box = head.bounding_box(margin_mm)
+    if box is None or all(
+        (start, stop) == (0, n) for (start, stop), n in zip(box, volume.shape, strict=True)
+    ):
+        return volume
+    return volume.cropped(box)
+
+
 def sweep_indices(shape: Sequence[int], mode: str = "together") -> np.ndarray:
     """Slice index of each panel (x, y, z) for every frame; shape (n_frames, 3).
 
@@ -185,6 +208,17 @@ def sweep_indices(shape: Sequence[int], mode: str = "together") -> np.ndarray:
             parts.append(block)
         return np.concatenate(parts)
     raise ValueError(f"sweep must be 'together' or 'sequential', not {mode!r}")
+
+
+def format_mm(value: float) -> str:
+    """A position in mm with one decimal and a sign: ``+12.3``, ``-0.5``, ``+0.0``.
+
+    Rounds the exact binary value half away from zero, as JavaScript's ``toFixed(1)`` does,
+    so the review page (which computes positions from the sidecar) shows the very text
+    burned into the frame. Never ``-0.0``.
+    """
+    text = str(Decimal(abs(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return ("-" if value < 0 and text != "0.0" else "+") + text
 
 
 def _centred_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, **kw) -> None:
@@ -337,10 +371,45 @@ class FrameRenderer:
         return np.asarray(resized)
 
     def position_text(self, panel: int, index: int) -> tuple[str, str]:
-        """World position and number of slice ``index``, e.g. ``("x = +12.0 mm", "111/197")``."""
+        """World position and number of slice ``index``, e.g. ``("x = +12.0 mm", "111/197")``.
+
+        ``index`` counts slices of the (possibly cropped) display volume; the number shown
+        is that of the whole volume, 1-based.
+        """
         axis = self.specs[panel].slice_axis
         position = self.volume.world_position_mm(axis, index)
-        return f"{AXIS_NAMES[axis]} = {position:+.1f} mm", f"{index + 1}/{self.volume.shape[axis]}"
+        number = index + self.volume.offset[axis] + 1
+        return (
+            f"{AXIS_NAMES[axis]} = {format_mm(position)} mm",
+            f"{number}/{self.volume.whole_shape[axis]}",
+        )
+
+    def planes(self) -> list[dict[str, Any]]:
+        """What a player needs to know each panel's slice and position at every frame.
+
+        One dict per panel (sagittal, coronal, axial): ``plane``, ``axis`` (``x``/``y``/
+        ``z``), ``slices`` (of the whole volume), ``first`` (0-based index, in the whole
+        volume, of the first slice shown), ``count`` (slices shown), ``start_mm`` and
+        ``step_mm`` (slice ``first + i`` is at ``start_mm + i * step_mm``). With
+        :func:`sweep_indices` of the ``count`` of x, y, z and the sweep mode, the slice of
+        each panel at any frame follows.
+        """
+        records = []
+        for spec in self.specs:
+            axis = spec.slice_axis
+            start, step = self.volume.slice_positions_mm(axis)
+            records.append(
+                {
+                    "plane": spec.name.lower(),
+                    "axis": AXIS_NAMES[axis],
+                    "slices": int(self.volume.whole_shape[axis]),
+                    "first": int(self.volume.offset[axis]),
+                    "count": int(self.volume.shape[axis]),
+                    "start_mm": start,
+                    "step_mm": step,
+                }
+            )
+        return records
 
     def _draw_labels(self, frame: np.ndarray, panel: int, index: int) -> None:
         """Position below the panel's left half, slice number below its right half."""

@@ -101,7 +101,7 @@ class HeadMask:
         bool array on the subsample grid: voxel ``i`` of the grid is voxel
         ``i * step`` of the volume. Thresholded and filled.
     solid : numpy.ndarray
-        ``mask`` opened by one voxel (no isolated specks of noise): the bounding box's.
+        ``mask`` without isolated samples (specks of noise): the bounding box's.
     step : (int, int, int)
         Subsample step along x, y, z, in voxels.
     voxel_sizes_mm : (float, float, float)
@@ -214,6 +214,19 @@ def _min_filter(mask: np.ndarray, radius: Sequence[int], outside: bool) -> np.nd
     return out if out is not mask else mask.copy()
 
 
+def _has_face_neighbour(mask: np.ndarray) -> np.ndarray:
+    """True where at least one of the six face neighbours is in ``mask``."""
+    out = np.zeros_like(mask)
+    for axis in range(3):
+        n = mask.shape[axis]
+        low = [slice(None)] * 3
+        high = [slice(None)] * 3
+        low[axis], high[axis] = slice(0, n - 1), slice(1, n)
+        out[tuple(low)] |= mask[tuple(high)]
+        out[tuple(high)] |= mask[tuple(low)]
+    return out
+
+
 def _fill_along_axes(mask: np.ndarray) -> np.ndarray:
     """Voxels enclosed by ``mask`` along all three axes, plus ``mask`` itself.
 
@@ -257,11 +270,11 @@ def head_mask(
     low, high = np.percentile(values, [0.5, 99.5])
     threshold = fraction * otsu_threshold(np.clip(values, low, high))
     filled = _fill_along_axes(finite & (sample > threshold))
-    # specks of noise outside the head must not widen its bounding box: an opening by one
-    # voxel removes them and leaves the (solid, filled) head as it is
-    solid = ~_min_filter(~_min_filter(filled, (1, 1, 1), outside=False), (1, 1, 1), outside=True)
-    solid &= filled
-    if not solid.any():  # a tiny or thin object: opening ate it
+    # specks of noise outside the head must not widen its bounding box, but a thin part of
+    # the head (nose, ear, a marker) must not be cut off either: samples with no neighbour
+    # sharing a face go, anything of two connected samples or more stays
+    solid = filled & _has_face_neighbour(filled)
+    if not solid.any():  # a one-sample object
         solid = filled
     return HeadMask(filled, solid, step, spacing, shape, float(threshold))  # type: ignore[arg-type]
 

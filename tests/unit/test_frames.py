@@ -83,3 +83,54 @@ def test_iterating_draws_the_same_frames_as_drawing_each_alone(sweep):
                              frame_width=500)  # fmt: skip
     for frame_index, frame in enumerate(renderer):
         np.testing.assert_array_equal(frame, renderer.frame(frame_index))
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0, "+0.0"),
+        (-0.0, "+0.0"),
+        (-0.04, "+0.0"),
+        (0.25, "+0.3"),  # an exact tie: away from zero, as JavaScript's toFixed(1)
+        (-0.25, "-0.3"),
+        (12.25, "+12.3"),
+        (-90.75, "-90.8"),
+        (0.35, "+0.3"),  # 0.35 is 0.34999999999999997… in binary
+        (1.05, "+1.1"),  # 1.05 is 1.0500000000000000444… in binary
+        (-127.96, "-128.0"),
+    ],
+)
+def test_format_mm_matches_javascript_to_fixed(value, text):
+    from neurovid.frames import format_mm
+
+    assert format_mm(value) == text
+
+
+@pytest.mark.parametrize("sweep", ["together", "sequential"])
+def test_planes_record_gives_every_frame_label(sweep):
+    """What the review page computes from the sidecar (planes + sweep) is what is drawn."""
+    from neurovid.frames import FrameRenderer, crop_to_head, format_mm
+    from neurovid.intensity import head_mask
+    from neurovid.orientation import to_display_volume
+    from neurovid.testing import phantom
+
+    affine = np.array(
+        [[0.0, 0.0, -1.25, 40.125], [-0.9, 0.0, 0.0, 20.25], [0.0, 1.5, 0.0, -30.75], [0, 0, 0, 1]]
+    )
+    data = np.pad(phantom((14, 18, 12)), ((3, 6), (5, 1), (2, 4)))
+    display = to_display_volume(data, affine)
+    volume = crop_to_head(display, head_mask(display.data, display.voxel_sizes_mm), 1.0)
+    renderer = FrameRenderer(volume, (0.0, 1000.0), title="", details="", sweep=sweep)
+    planes = renderer.planes()
+    counts = [p["count"] for p in sorted(planes, key=lambda p: "xyz".index(p["axis"]))]
+    indices = sweep_indices(counts, sweep)
+    assert indices.shape[0] == renderer.n_frames
+    for frame_index in range(renderer.n_frames):
+        for panel, plane in enumerate(planes):
+            index = int(indices[frame_index]["xyz".index(plane["axis"])])
+            position = plane["start_mm"] + index * plane["step_mm"]
+            expected = (
+                f"{plane['axis']} = {format_mm(position)} mm",
+                f"{plane['first'] + index + 1}/{plane['slices']}",
+            )
+            assert renderer.position_text(panel, index) == expected
