@@ -7,7 +7,8 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
-from .render import RenderOptions, render_image
+from .errors import OutputConflictError
+from .render import OutputPaths, RenderOptions, check_standalone_outputs, render_image
 
 _DEFAULTS = RenderOptions()
 
@@ -19,7 +20,9 @@ def _render_parser() -> argparse.ArgumentParser:
             "Render a QC video of a 3-D (or 4-D: first volume) NIfTI image: sagittal, coronal "
             "and axial panels sweeping through every slice, drawn in true anatomical "
             "orientation from the image's affine. Writes OUT.mp4, OUT.png (poster) and "
-            "OUT.json (sidecar)."
+            "OUT.neurovid.json (sidecar; never OUT.json, which in a BIDS folder is an image's "
+            "metadata). Refuses (exit 2, nothing written) to overwrite the input or any "
+            "existing file that an earlier neurovid render did not write."
         ),
     )
     parser.add_argument("input", help="input image (.nii or .nii.gz)")
@@ -61,6 +64,13 @@ def _render_parser() -> argparse.ArgumentParser:
         help="sweep the planes together or one after another (default %(default)s)",
     )
     parser.add_argument(
+        "--window",
+        choices=("brain", "percentiles"),
+        default=_DEFAULTS.window,
+        help="intensity window from the brain's white-matter peak, or from --percentiles of "
+        "the head voxels (default %(default)s)",
+    )
+    parser.add_argument(
         "--percentiles",
         type=float,
         nargs=2,
@@ -87,21 +97,41 @@ def _render_parser() -> argparse.ArgumentParser:
         help="slice scaling (default %(default)s)",
     )
     parser.add_argument(
+        "--max-frames-per-plane",
+        type=int,
+        default=_DEFAULTS.max_frames_per_plane,
+        help="refuse images with more slices than this along any axis (default %(default)s)",
+    )
+    parser.add_argument(
+        "--crop",
+        action=argparse.BooleanOptionalAction,
+        default=_DEFAULTS.crop,
+        help="draw the head's bounding box, not the whole field of view (default %(default)s)",
+    )
+    parser.add_argument(
         "--source", help="BIDS-relative path recorded in the sidecar (default: derived from INPUT)"
     )
     return parser  # fmt: skip
 
 
 def render_main(argv: Sequence[str] | None = None) -> int:
-    """``render_video.py IN OUT``: 0 when rendered, 1 when the input cannot be rendered."""
+    """``render_video.py IN OUT``: 0 when rendered, 1 when the input cannot be rendered,
+    2 when an output would overwrite something that is not ours (nothing is written)."""
     args = _render_parser().parse_args(argv)
     # every option of the parser but the file names is a RenderOptions field of that name
     fields = {field.name for field in dataclasses.fields(RenderOptions)}
     options = RenderOptions.from_mapping(
         {name: value for name, value in vars(args).items() if name in fields}
     )
+    paths = OutputPaths.standalone(args.output)
     try:
-        sidecar = render_image(args.input, args.output, options=options, source=args.source)
+        check_standalone_outputs(args.input, paths)
+        sidecar = render_image(
+            args.input, args.output, options=options, source=args.source, paths=paths
+        )
+    except OutputConflictError as error:
+        print(f"error: {error}; nothing was written", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.output}", file=sys.stderr)
         return 130

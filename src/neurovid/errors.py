@@ -45,5 +45,22 @@ class InputError(NeurovidError):
         super().__init__(f"{self.path}: {self.reason}")
 
 
+class OutputConflictError(NeurovidError):
+    """An output would overwrite something that is not ours (the input, a BIDS file, ...).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output that cannot be written.
+    reason : str
+        One line saying why.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = " ".join(str(reason).split())
+        super().__init__(f"{self.path}: {self.reason}")
+
+
 class ConfigError(NeurovidError):
     """The workflow configuration is wrong; the message is one line for the user."""

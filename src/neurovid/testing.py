@@ -25,6 +25,16 @@ import numpy as np
 from nibabel.nifti1 import Nifti1Header
 from nibabel.nifti2 import Nifti2Header
 
+from neurovid.bidsname import entities_from_filename, strip_nifti_suffix
+from neurovid.sidecar import (
+    SIDECAR_VERSION,
+    ImageRecord,
+    InputRecord,
+    Sidecar,
+    VideoRecord,
+    WindowRecord,
+)
+
 __all__ = [
     "PHANTOM_SHAPE",
     "PHANTOM_VOXEL_SIZES_MM",
@@ -32,6 +42,7 @@ __all__ = [
     "build_bad_input_dataset",
     "build_odd_name_images",
     "gzip_cut_after",
+    "make_sidecar",
     "nifti_bytes",
     "phantom",
     "phantom_affine",
@@ -223,6 +234,55 @@ def build_odd_name_images(folder: str | os.PathLike[str]) -> list[Path]:
         long_stem + tail,
     ]
     return [write_nifti(out / name, content) for name in names]
+
+
+def make_sidecar(
+    source: str = "sub-01/anat/sub-01_T1w.nii.gz",
+    *,
+    status: str = "rendered",
+    error: str | None = None,
+    warnings: tuple[str, ...] = (),
+    **fields: object,
+) -> Sidecar:
+    """A valid sidecar record for test fixtures, built through :class:`neurovid.sidecar.Sidecar`.
+
+    Rendered records get plausible ``input``, ``image``, ``window`` and ``video`` sections
+    (checksums derived from `source`, so each image differs); a failed record gets
+    ``error`` (default: "<source>: broken"). ``fields`` replace any key, e.g.
+    ``quality={...}`` or ``video=None``. Write it with :func:`neurovid.sidecar.write_sidecar`
+    (no MP4 is made: use :func:`neurovid.render.render_image` for a real one).
+    """
+    import hashlib
+
+    name = source.rsplit("/", 1)[-1]
+    stem = strip_nifti_suffix(name)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    record = Sidecar(
+        neurovid_sidecar_version=SIDECAR_VERSION,
+        status=status,  # type: ignore[arg-type]
+        error=error if error is not None or status == "rendered" else f"{source}: broken",
+        warnings=list(warnings),
+        Sources=[f"bids:raw:{source}"],
+        source=source,
+        entities=entities_from_filename(name),
+        log=f"logs/render/{strip_nifti_suffix(source)}.log",
+        input=InputRecord(sha256=digest, size_bytes=1000),
+        render={"fps": 15},
+        versions={"neurovid": "test"},
+    )
+    if status == "rendered":
+        record.image = ImageRecord(
+            shape=list(PHANTOM_SHAPE), n_volumes=1, voxel_sizes_mm=list(PHANTOM_VOXEL_SIZES_MM),
+            axis_codes="RAS", datatype="int16", obliquity_deg=0.0, nonfinite_voxels=0,
+        )  # fmt: skip
+        record.window = WindowRecord(low=0.0, high=1000.0, percentiles=[0.5, 99.5])
+        record.video = VideoRecord(
+            file=f"{stem}.mp4", poster=f"{stem}.png", sha256=digest[::-1], codec="h264",
+            pix_fmt="yuv420p", width=640, height=320, fps=15, frame_count=28, duration_s=1.867,
+        )  # fmt: skip
+    for key, value in fields.items():
+        setattr(record, key, value)
+    return Sidecar.from_dict(record.to_dict())  # validated like any sidecar read from disk
 
 
 def _t1w(root: Path, label: str, ext: str = ".nii.gz") -> tuple[str, Path]:

@@ -12,26 +12,43 @@ if TYPE_CHECKING:
 
 
 def run_from_snakemake(job) -> None:
-    """Render ``job.params.image``; the sidecar ``job.output.sidecar`` is written last."""
+    """Render ``job.params.image``; the sidecar ``job.output.sidecar`` is written last.
+
+    A job that runs although nothing changed (the input was only touched, or re-copied
+    with the same bytes) keeps the existing MP4 and poster when its sidecar vouches for
+    them (same input SHA-256, options, fingerprint and versions; see
+    :func:`neurovid.render.render_or_reuse`) and logs "unchanged". Snakemake deletes a
+    job's declared outputs before it runs, so this needs the sidecar flagged ``update()``.
+    """
     import traceback
 
-    from neurovid.render import RenderOptions, render_image
+    from neurovid.render import OutputPaths, RenderOptions, render_or_reuse
 
+    params = job.params
     with open(job.log[0], "w") as log:
         try:
-            sidecar = render_image(
-                job.params.image,
-                job.params.video,
-                options=RenderOptions.from_mapping(job.params.options),
-                source=job.params.source,
-                entities=job.params.entities,
-                log_path=job.params.log_relative,
+            sidecar, unchanged = render_or_reuse(
+                params.image,
+                params.video,
+                options=RenderOptions.from_mapping(params.options),
+                source=params.source,
+                entities=params.entities,
+                log_path=params.log_relative,
+                paths=OutputPaths.for_video(params.video),  # its sidecar: job.output.sidecar
+                fingerprint=getattr(params, "fingerprint", None),
             )
         except BaseException:
             # not the input's fault (disk full, ffmpeg killed, ...): fail the job, keep why
             traceback.print_exc(file=log)
             raise
-        if sidecar["status"] == "rendered":
+        if unchanged:
+            # a kept sidecar must still look newer than the rule's script to Snakemake's
+            # mtime check, or every later run would re-run this job (trust-workflow)
+            import os
+
+            os.utime(job.output.sidecar)
+            print(f"unchanged {sidecar['source']}: input, options and code as recorded", file=log)
+        elif sidecar["status"] == "rendered":
             print(
                 f"rendered {sidecar['source']}: {sidecar['video']['frame_count']} frames", file=log
             )
