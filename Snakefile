@@ -13,6 +13,7 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/ratings.smk"
 
 
 rule all:

@@ -66,6 +66,7 @@ __all__ = [
     "natural_key",
     "page_format",
     "read_dataset_id",
+    "rating_exports",
     "read_qc_ratings",
     "review_page_ratings",
     "review_queue",
@@ -996,6 +997,29 @@ def read_qc_ratings(path: str | os.PathLike[str]) -> list[QCRatingRow]:
 # --------------------------------------------------------------------------------------------
 
 DATASET_ID_FILE = ".neurovid/dataset_id.json"
+#: Where raters' exports are dropped, relative to OUTPUT_DIR, and which files there are exports.
+RATINGS_FOLDER = "ratings"
+EXPORT_SUFFIXES = (".tsv", ".json")
+
+
+def rating_exports(output_dir: str | os.PathLike[str]) -> list[str]:
+    """The rater exports in ``OUTPUT_DIR/ratings/``: visible ``.tsv``/``.json`` regular files.
+
+    The merge rule lists them once per run (cheap: one folder), so a new, changed or removed
+    export reruns the merge. Other files there (a README, ``.DS_Store``) are left alone.
+    """
+    folder = Path(output_dir) / RATINGS_FOLDER
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return sorted(
+        os.path.join(folder, e.name)
+        for e in entries
+        if not e.name.startswith(".")
+        and os.path.splitext(e.name)[1].lower() in EXPORT_SUFFIXES
+        and e.is_file()
+    )
 
 
 def read_dataset_id(output_dir: str | os.PathLike[str]) -> str:

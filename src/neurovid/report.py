@@ -289,6 +289,7 @@ def card_from_sidecar(
         "video": None,
         "poster": None,
         "sha256": None,
+        "inputSha256": None,  # ratings are keyed by the input's checksum (neurovid.ratings)
         "fps": None,
         "frames": None,
         "durationS": None,
@@ -326,6 +327,7 @@ def card_from_sidecar(
     card["video"] = _link(folder_rel, video.get("file"), page)
     card["poster"] = _link(folder_rel, video.get("poster"), page)
     card["sha256"] = _text(video.get("sha256"))
+    card["inputSha256"] = _text(_section(data, "input").get("sha256"))
     card["fps"] = _number(video.get("fps"))
     card["frames"] = _number(video.get("frame_count"))
     card["durationS"] = _number(video.get("duration_s"))
@@ -459,6 +461,7 @@ def render_review_html(
     dataset_name: str = "",
     summary: Mapping[str, Any] | None = None,
     generated: str | None = None,
+    ratings: Mapping[str, Any] | None = None,
 ) -> str:
     """Fill the page template with the cards.
 
@@ -472,6 +475,9 @@ def render_review_html(
         From :func:`summarize_cards` (computed if not given).
     generated : str, optional
         Timestamp shown on the page (default: now, UTC, ISO 8601).
+    ratings : Mapping, optional
+        From :func:`neurovid.ratings.review_page_ratings`: the dataset id that names the
+        page's rating storage, case codes, merged ratings and agreement.
 
     Returns
     -------
@@ -496,6 +502,7 @@ def render_review_html(
         "entityColumns": entity_columns,
         "summary": summary,
         "images": list(cards),
+        "ratings": dict(ratings) if ratings else None,
     }
     title = f"neurovid review · {dataset_name}" if dataset_name else "neurovid review"
     template, csp = _template()
@@ -519,6 +526,7 @@ def build_review_page(
     out_html: Path,
     *,
     dataset_name: str = "",
+    ratings_json: Path | None = None,
 ) -> dict[str, Any]:
     """Build the review page from the sidecars and write it atomically.
 
@@ -533,6 +541,10 @@ def build_review_page(
         The page to write, normally ``OUTPUT_DIR/index.html``; links are relative to its folder.
     dataset_name : str, optional
         Shown in the page title.
+    ratings_json : Path, optional
+        ``qc_ratings.json`` of the last merge (default: ``OUTPUT_DIR/qc_ratings.json`` if it
+        exists): every rater's rating is shown on the cards. The derivative's dataset id is
+        created in ``OUTPUT_DIR/.neurovid/`` if missing (it names the page's rating storage).
 
     Returns
     -------
@@ -551,8 +563,20 @@ def build_review_page(
         cards.append(card)
     cards.sort(key=_card_sort_key)
     summary = summarize_cards(cards)
+    from .ratings import review_page_ratings  # ratings (issue 11)
+
+    if ratings_json is None and (output_dir / "qc_ratings.json").is_file():
+        ratings_json = output_dir / "qc_ratings.json"
+    files = [c["source"] for c in cards if c["source"]]
+    ratings = review_page_ratings(output_dir, files, ratings_json)
     write_text_atomic(
-        out_html, render_review_html(cards, dataset_name=dataset_name, summary=summary)
+        out_html,
+        render_review_html(
+            cards,
+            dataset_name=dataset_name,
+            summary=summary,
+            ratings=ratings,
+        ),
     )
     return summary
 

@@ -54,7 +54,21 @@ def wait_playing(page: Any, seconds: float = 0.5) -> None:
 
 
 def stored_ratings(page: Any) -> dict[str, Any]:
-    return page.evaluate("JSON.parse(localStorage.getItem('neurovid.ratings.v1') || '{}')")
+    """The current rater's ratings in the page's storage (one key each), by video checksum."""
+    return page.evaluate(
+        """() => {
+        const out = {}, who = encodeURIComponent(document.getElementById('rater').value);
+        for (const k of Object.keys(localStorage)) {
+          if (k.startsWith('neurovid2|') && k.includes('|r|' + who + '|')) {
+            const r = JSON.parse(localStorage.getItem(k)); out[r.video_sha256] = r; } }
+        return out; }"""
+    )
+
+
+def name_rater(page: Any, name: str = "Tester") -> None:
+    """Give the rater's name (the page asks for it before the first rating otherwise)."""
+    page.fill("#rater", name)
+    page.keyboard.press("Escape")
 
 
 def file_requests_only(urls: list[str]) -> list[str]:
@@ -106,6 +120,7 @@ def test_links_are_relative_and_resolve(site: ReviewSite, new_page: Any) -> None
 
 def test_video_plays_and_frame_controls(site: ReviewSite, new_page: Any) -> None:
     page, rec = new_page(site.url)
+    name_rater(page)
     card(page, "sub-01 · ses-1").locator(".thumb").click()
     page.wait_for_selector("#player:not([hidden])")
     assert page.get_attribute("#p-video", "src").endswith("sub-01_ses-1_run-1_T1w.mp4")
@@ -149,6 +164,7 @@ def test_video_plays_and_frame_controls(site: ReviewSite, new_page: Any) -> None
 
 def test_keyboard_review_survives_reload(site: ReviewSite, new_page: Any) -> None:
     page, rec = new_page(site.url)
+    name_rater(page)
     open_with_keys(page, "sub-01")
     assert text(page, "#p-title").startswith("sub-01 · ses-1")
     assert text(page, "#p-pos") == "1 / 2"
@@ -205,6 +221,7 @@ def test_keyboard_review_survives_reload(site: ReviewSite, new_page: Any) -> Non
 
 def test_grid_keys_rate_the_selected_card(site: ReviewSite, new_page: Any) -> None:
     page, _ = new_page(site.url)
+    name_rater(page)
     page.select_option("#f-status", "rendered")
     page.keyboard.press("j")
     page.keyboard.press("j")
@@ -275,7 +292,9 @@ def test_export_tsv_json_and_import_in_fresh_profile(
     header = lines[0].split("\t")
     assert header == [
         "participant_id", "session_id", "acquisition", "run", "suffix", "file", "rating",
-        "tags", "note", "rater", "timestamp", "status", "video_sha256",
+        "tags", "note", "rater", "timestamp", "status", "input_sha256", "video_sha256",
+        "presentation", "blinded", "blind_code", "review_seed", "catch_share", "dataset",
+        "dataset_id",
     ]  # fmt: skip
     rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
     assert len(rows) == 6
@@ -300,7 +319,7 @@ def test_export_tsv_json_and_import_in_fresh_profile(
     json_path = tmp_path / dl.value.suggested_filename
     dl.value.save_as(json_path)
     doc = json.loads(json_path.read_text(encoding="utf-8"))
-    assert doc["neurovid_ratings_version"] == 1 and doc["exported_by"] == "Dr. Tester"
+    assert doc["neurovid_ratings_version"] == 2 and doc["rater"] == "Dr. Tester"
     jrow = next(r for r in doc["ratings"] if r["video_sha256"] == sha)
     assert jrow["rating"] == "doubtful" and jrow["tags"] == ["wrap_around", "low_snr"]
     assert jrow["note"] == "tab\there\nnew line \\ backslash"
@@ -331,7 +350,7 @@ def test_import_rejects_garbage(site: ReviewSite, new_page: Any, tmp_path: Path)
     bad.write_text("a\tb\n1\t2\n")
     page.set_input_files("#import-file", str(bad))
     page.wait_for_selector("#toast.bad:not([hidden])")
-    assert "no video_sha256 column" in text(page, "#toast")
+    assert "no file and input_sha256 columns" in text(page, "#toast")
     assert text(page, "#sum-rated") == "0"
     assert [e for e in rec.errors if "Import" in e] == []
 
@@ -430,6 +449,7 @@ def fake_site(root: Path, n: int, poster_from: Path) -> Path:
             "source": f"sub-{sub}/anat/sub-{sub}_T1w.nii.gz",
             "entities": {"subject": sub, "suffix": "T1w"},
             "log": f"logs/render/sub-{sub}/anat/sub-{sub}_T1w.log",
+            "input": {"sha256": f"{i + 1:064x}", "size_bytes": 1000},
             "image": {"shape": [176, 256, 256], "voxel_sizes_mm": [1, 1, 1], "axis_codes": "RAS"},
             "video": {"file": f"sub-{sub}_T1w.mp4", "poster": "../../poster.png",
                       "sha256": f"{i:064x}", "fps": 15, "frame_count": 256,
@@ -462,12 +482,17 @@ def test_many_images_are_paged(site: ReviewSite, new_page: Any, tmp_path: Path) 
     assert len({urlparse(u).path for u in rec.requests if u.endswith(".png")}) == 1
 
 
-def test_rerendered_video_is_not_prerated(site: ReviewSite, new_page: Any, tmp_path: Path) -> None:
+def test_rerendered_video_keeps_its_rating_marked(
+    site: ReviewSite, new_page: Any, tmp_path: Path
+) -> None:
+    """Ratings belong to the input image: a new video of the same input keeps them, marked;
+    a new input (the file was replaced) does not (tests/browser/test_ratings_page.py has more)."""
     from neurovid.report import build_review_page, collect_sidecars
 
     poster = site.root / "sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.png"
     html = fake_site(tmp_path / "rerender", 3, poster)
     page, rec = new_page(html.as_uri())
+    name_rater(page)
     page.keyboard.press("j")
     page.keyboard.press("3")
     assert text(page, "#sum-rated") == "1"
@@ -476,6 +501,18 @@ def test_rerendered_video_is_not_prerated(site: ReviewSite, new_page: Any, tmp_p
     sidecar = tmp_path / "rerender/sub-0000/anat/sub-0000_T1w.json"
     data = json.loads(sidecar.read_text())
     data["video"]["sha256"] = "f" * 64
+    sidecar.write_text(json.dumps(data))
+    build_review_page(html.parent, collect_sidecars(html.parent), html)
+    page.reload()
+    page.wait_for_selector("html[data-ready='1']")
+    assert text(page, "#sum-rated") == "1"
+    assert card(page, "sub-0000").locator(".badge.rating").inner_text() == "Fail"
+    assert card(page, "sub-0000").locator(".mark.earlier").inner_text() == (
+        "rated on an earlier rendering"
+    )
+
+    # the input itself is replaced: the old rating does not apply to the new image
+    data["input"]["sha256"] = "e" * 64
     sidecar.write_text(json.dumps(data))
     build_review_page(html.parent, collect_sidecars(html.parent), html)
     page.reload()

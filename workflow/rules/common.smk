@@ -88,6 +88,8 @@ def sidecars():
 
 def final_targets():
     targets = [f"{OUT}/index.html", f"{OUT}/dataset_description.json"]
+    # ratings (rules/ratings.smk): the merge of OUTPUT_DIR/ratings/
+    targets += [f"{OUT}/qc_ratings.tsv", f"{OUT}/qc_ratings.json", f"{OUT}/exclude.json"]
     if config["strict"]:
         targets.append(f"{OUT}/logs/strict_check.txt")
     return targets

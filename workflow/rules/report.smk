@@ -18,6 +18,7 @@ rule dataset_description:
 rule review_page:
     input:
         sidecars=sidecars(),
+        ratings=f"{OUT}/qc_ratings.json",
     output:
         html=f"{OUT}/index.html",
         summary=f"{OUT}/logs/summary.json",
