@@ -7,7 +7,7 @@ STAMP := $(VENV)/.neurovid-installed
 CORES ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint format bench screenshots clean
+.PHONY: help venv validator demo test test-fast lint format bench screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,13 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml h
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
+
+VALIDATOR := .tools/bids-validator/node_modules/.bin/bids-validator
+
+validator: $(VALIDATOR) ## npm's bids-validator into .tools/ (tests/package/test_bids_validator.py)
+
+$(VALIDATOR):
+	npm install --no-audit --no-fund --silent --prefix .tools/bids-validator bids-validator@1.15.0
 
 demo: venv ## build the demo dataset offline, render it, print the review page's path
 	@test -d demo/bids || $(BIN)/python -m neurovid.demo demo/bids

@@ -249,17 +249,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     defaults = _config_defaults()["render"]
     for action in _render_option_actions():
-        default = defaults.get(action.dest)
         help_text = re.sub(r"\s*\(default %\(default\)s[^)]*\)", "", action.help or "")
+        kwargs: dict[str, Any] = {
+            "dest": f"render.{action.dest}",
+            "default": None,  # not given: config/config.yaml (or --config-file) decides
+            "help": f"{help_text} (default {defaults.get(action.dest)})",
+        }
+        if isinstance(action, argparse.BooleanOptionalAction):  # --crop / --no-crop
+            options = [
+                option for option in action.option_strings if not option.startswith("--no-")
+            ]
+            render.add_argument(*options, action=argparse.BooleanOptionalAction, **kwargs)
+            continue
         render.add_argument(
             *action.option_strings,
-            dest=f"render.{action.dest}",
             type=action.type,
             nargs=action.nargs,
             choices=action.choices,
             metavar=action.metavar or (None if action.choices else action.dest.upper()),
-            default=None,
-            help=f"{help_text} (default {default})",
+            **kwargs,
         )
     _add_other_config_options(parser)
     return parser

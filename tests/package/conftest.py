@@ -9,6 +9,7 @@ installed with ``pip --no-deps --no-index``: nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,14 @@ def run(command, *, cwd, timeout=600, env=None) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
     )
+
+
+def sidecar_of(out: Path, stem: str) -> dict:
+    """The sidecar of the image ``stem`` (``<stem>.neurovid.json``; ``<stem>.json`` before)."""
+    for suffix in (".neurovid.json", ".json"):
+        if (out / f"{stem}{suffix}").is_file():
+            return json.loads((out / f"{stem}{suffix}").read_text())
+    raise AssertionError(f"no sidecar for {stem} in {out}")
 
 
 def make_tiny_dataset(root: Path) -> Path:

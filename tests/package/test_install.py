@@ -4,12 +4,11 @@ Snakefile works too (issue 13, points 1, 2, 4 and 6)."""
 
 from __future__ import annotations
 
-import json
 import zipfile
 
 import pytest
 
-from .conftest import BROKEN_IMAGE, TINY_IMAGES, run
+from .conftest import BROKEN_IMAGE, TINY_IMAGES, run, sidecar_of
 
 pytestmark = pytest.mark.slow
 
@@ -74,11 +73,11 @@ def test_participant_level_from_another_folder_makes_the_page_and_videos(install
     for relpath in TINY_IMAGES:
         stem = relpath.removesuffix(".nii.gz")
         assert (out / f"{stem}.mp4").stat().st_size > 1000
-        sidecar = json.loads((out / f"{stem}.json").read_text())
+        sidecar = sidecar_of(out, stem)
         assert sidecar["status"] == "rendered"
         # the ffmpeg inside the installed imageio-ffmpeg wheel encoded it, and the sidecar says so
         assert sidecar["versions"]["ffmpeg_source"] == "imageio-ffmpeg"
-    broken = json.loads((out / BROKEN_IMAGE.replace(".nii.gz", ".json")).read_text())
+    broken = sidecar_of(out, BROKEN_IMAGE.removesuffix(".nii.gz"))
     assert broken["status"] == "failed"
 
 
