@@ -250,6 +250,29 @@ def test_max_bytes_is_honoured(tmp_path: Path) -> None:
         load_volume(path, max_bytes=1_000_000)
 
 
+def test_own_reader_needs_less_memory_than_nibabel(tmp_path: Path) -> None:
+    """Why volume.py reads the voxels itself (its docstring has the 256×256×176 figures):
+    nibabel scales in float64, this reader in place in float32."""
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 1000, size=(128, 128, 88)).astype(np.float32)
+    path = write_nifti(tmp_path / "s.nii.gz", nifti_bytes(data, dtype="int16", slope=0.5))
+    peaks = []
+    for load in (
+        lambda: nib.load(path).get_fdata(dtype=np.float32),
+        lambda: load_volume(path).data,
+    ):
+        tracemalloc.start()
+        try:
+            result = load()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        peaks.append(peak)
+        np.testing.assert_allclose(result, np.rint(data / 0.5) * 0.5)
+    nibabel_peak, own_peak = peaks
+    assert own_peak < 0.6 * nibabel_peak, peaks
+
+
 def test_estimate_rejects_bad_header(corpus: tuple[Path, dict[str, Expected]]) -> None:
     root, _ = corpus
     with pytest.raises(InputError, match="header has unknown datatype code 999"):
