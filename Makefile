@@ -41,13 +41,13 @@ test-fast: venv ## unit tests only
 	$(BIN)/python -m pytest tests/unit -q
 
 lint: venv ## ruff, snakefmt, snakemake --lint, codespell
-	$(BIN)/ruff check src tests workflow/scripts benchmarks
-	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
+	$(BIN)/ruff check src tests workflow/scripts benchmarks hatch_build.py
+	$(BIN)/ruff format --check src tests workflow/scripts benchmarks hatch_build.py
 	$(BIN)/snakefmt --check Snakefile workflow/rules
-	$(BIN)/codespell src tests workflow config docs README.md
+	$(BIN)/codespell src tests workflow config docs README.md CHANGELOG.md CITATION.cff
 
 format: venv ## apply ruff and snakefmt formatting
-	$(BIN)/ruff format src tests workflow/scripts benchmarks
+	$(BIN)/ruff format src tests workflow/scripts benchmarks hatch_build.py
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 bench: venv ## every benchmark (~15 min on 2 cores); rewrites docs/benchmarks.md
