@@ -510,6 +510,16 @@ def build_bad_input_dataset(
         Expected(False, "header has a non-finite sform affine"),
     )
     add(
+        "farorigin",  # 10^30 mm: the frame labels cannot even print it
+        nifti_bytes(ph, aff, qform_code=0, srow_x=[1.0, 0, 0, 1e30]),
+        Expected(False, "header has an implausible sform affine (entries beyond ±100000 mm)"),
+    )
+    add(
+        "hugevoxels",
+        nifti_bytes(ph, aff, qform_code=0, sform_code=0, pixdim=[1, 1e30, 1.2, 1.5, 1, 1, 1, 1]),
+        Expected(False, "header has an implausible voxel-size affine (entries beyond ±100000 mm)"),
+    )
+    add(
         "badinter",
         nifti_bytes(ph, aff, scl_slope=2.0, scl_inter=np.nan),
         Expected(False, "header has invalid scl_inter"),

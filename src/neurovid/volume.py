@@ -95,6 +95,9 @@ _READ_CHUNK = 1024**2  # bytes per readinto call: bounds gzip's transient copies
 _TAIL_LIMIT = 1024**2  # decompressed bytes after the declared data read to reach the trailer
 # deflate turns at most 258 bytes into 2 bits, so a gzip file of N bytes holds < 1032 N
 _MAX_DEFLATE_RATIO = 1032
+# no scanner puts a voxel 100 m from the origin or makes one 100 m wide; beyond this a
+# header is corrupt (and positions would not even print in the frame labels)
+_MAX_AFFINE_MM = 1e5
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | os.O_CLOEXEC
 _LABEL_SAMPLE_VOXELS = 2**16  # subsample size for the label-map heuristic
 
@@ -330,12 +333,22 @@ class _HashingFile(io.RawIOBase):
                 if not self.readinto(view[:want]):
                     break
 
-    def finish(self) -> tuple[str | None, int]:
-        """Read to the end of the file; ``(hex SHA-256 of every byte, number of bytes)``."""
+    def finish(self, size: int) -> tuple[str | None, int]:
+        """Read on to byte `size` (the size when opened); ``(hex SHA-256, bytes hashed)``.
+
+        Never reads past `size`, so a file that keeps growing cannot keep us reading.
+        """
         if self._digest is None:
             return None, self._file.tell()
-        self._hash_to(None)
+        self._hash_to(size)
         return self._digest.hexdigest(), self._hashed
+
+    def changed(self, size: int) -> bool:
+        """True if the file no longer ends at byte `size` (written to while it was read)."""
+        if self._hashed != size:
+            return True
+        self._file.seek(size)
+        return bool(self._file.read(1))
 
     def close(self) -> None:
         self._file.close()
@@ -413,10 +426,14 @@ def _open_checked(
                 yield opened
         except InputError as error:
             if hash_all:
-                error.input_sha256, error.input_size_bytes = raw.finish()
+                error.input_sha256, error.input_size_bytes = raw.finish(opened.size)
             raise
         if hash_all:
-            opened.sha256, opened.bytes_read = raw.finish()
+            opened.sha256, opened.bytes_read = raw.finish(opened.size)
+            if raw.changed(opened.size):  # written in place meanwhile: not one file's bytes
+                raise InputError(
+                    shown, "file changed while it was read (is it still being written?)"
+                )
 
 
 def _open_regular(path: str, shown: str) -> int:
@@ -666,16 +683,21 @@ def _affine(hdr: Nifti1Header, shown: str) -> tuple[np.ndarray, tuple[str, ...]]
         which = "sform" if int(fixed["sform_code"]) > 0 else "qform"
         if int(fixed["sform_code"]) == 0 and int(fixed["qform_code"]) == 0:
             which = "voxel-size"
-        raise InputError(shown, f"header has a {problem} {which} affine")
+        article = "an" if problem[0] in "aeiou" else "a"
+        detail = f" (entries beyond ±{_MAX_AFFINE_MM:.0f} mm)" if problem == "implausible" else ""
+        raise InputError(shown, f"header has {article} {problem} {which} affine{detail}")
     if int(fixed["sform_code"]) == 0 and int(fixed["qform_code"]) == 0:
         warnings.append("no orientation in header (sform_code = qform_code = 0)")
     return affine, tuple(warnings)
 
 
 def _affine_problem(affine: np.ndarray) -> str | None:
-    """None if usable, else an adjective: ``'non-finite'`` or ``'singular'``."""
+    """None if usable, else an adjective: ``'non-finite'``, ``'implausible'`` (beyond
+    :data:`_MAX_AFFINE_MM`) or ``'singular'``."""
     if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
         return "non-finite"
+    if np.max(np.abs(affine[:3, :])) > _MAX_AFFINE_MM:
+        return "implausible"
     m = affine[:3, :3]
     norms = np.sqrt((m**2).sum(axis=0))
     if np.any(norms == 0) or abs(np.linalg.det(m)) <= 1e-6 * float(np.prod(norms)):

@@ -483,6 +483,30 @@ def test_checksum_is_of_the_file_that_was_read_even_if_replaced(
     assert hashlib.sha256(path.read_bytes()).hexdigest() != vol.input_sha256
 
 
+@pytest.mark.parametrize("change", ["append", "truncate"])
+def test_a_file_written_to_while_it_is_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Written in place (not replaced) during the read: the bytes read are not one file."""
+    path = write_nifti(tmp_path / "sub-01_T1w.nii", nifti_bytes(phantom()) + b"x" * 5000)
+    real_read = volume_mod._read_first_volume
+
+    def write_then_read(*args: object, **kwargs: object) -> np.ndarray:
+        with open(path, "r+b") as stream:
+            if change == "append":
+                stream.seek(0, os.SEEK_END)
+                stream.write(b"still being copied")
+            else:
+                stream.truncate(path.stat().st_size - 1000)
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(volume_mod, "_read_first_volume", write_then_read)
+    with no_hang():
+        with pytest.raises(InputError) as info:
+            load_volume(path)
+    assert info.value.reason == "file changed while it was read (is it still being written?)"
+
+
 # --------------------------------------------------------------------------- frame ceiling
 
 
