@@ -19,12 +19,13 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, write_image
+from neurovid.atomic import temporary_path
 from neurovid.cli import render_main
 from neurovid.errors import OutputConflictError
 from neurovid.frames import HEADER_PX, PROGRESS_PX
 from neurovid.render import RenderOptions, file_sha256, render_image, render_or_reuse
 from neurovid.sidecar import read_sidecar
-from neurovid.testing import build_bad_input_dataset, phantom
+from neurovid.testing import build_bad_input_dataset, build_odd_name_images, phantom
 
 SHAPE = (24, 28, 20)
 
@@ -491,3 +492,30 @@ def test_entry_script_logs_unchanged(image, tmp_path):
     assert (tmp_path / "v.log").read_text().startswith("rendered s.nii.gz: 28 frames")
     script.run_from_snakemake(job)
     assert (tmp_path / "v.log").read_text().startswith("unchanged s.nii.gz")
+
+
+def test_odd_names_render_and_never_touch_each_others_files(tmp_path):
+    """Glob characters, braces, quotes, spaces, unicode, a 255-byte UTF-8 name; and the
+    clean-up before a render of ``[ab]`` spares the temporary MP4 that another (live)
+    render of ``a`` is writing right now."""
+    images = build_odd_name_images(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    encoder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        mid_encode = temporary_path(out / "sub-01_acq-a_T1w.mp4")
+        mid_encode = mid_encode.with_name(
+            mid_encode.name.replace(f"-{os.getpid()}.", f"-{encoder.pid}.")
+        )
+        mid_encode.write_bytes(b"half of another image's video")
+        for image in images:
+            stem = image.name[: -len(".nii.gz")]
+            sidecar = render_image(image, out / f"{stem}.mp4", source=image.name)
+            assert sidecar["status"] == "rendered", sidecar["error"]
+            assert read_sidecar(out / f"{stem}.json").source == image.name
+            if stem == "sub-01_acq-[ab]_T1w":
+                assert mid_encode.exists()
+    finally:
+        encoder.kill()
+        encoder.wait()
+    assert len(list(out.glob("*.mp4"))) == len(images)
