@@ -19,4 +19,5 @@ include: "workflow/rules/ratings.smk"
 rule all:
     default_target: True
     input:
+        prepare_run,
         final_targets(),

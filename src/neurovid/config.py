@@ -13,6 +13,8 @@ from .errors import ConfigError
 
 #: folders of a BIDS dataset that hold raw data (output there would be indexed as input)
 RAW_FOLDERS = ("sub-",)
+#: config keys whose items are BIDS labels (strings, however they look)
+LABEL_KEYS = ("participant_label", "exclude_participant_label", "session_label")
 
 
 def _describe(error) -> str:
@@ -45,6 +47,35 @@ def _coerce_booleans(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
             _coerce_booleans(value, spec)
 
 
+def check_labels(config: Mapping[str, Any]) -> None:
+    """Refuse numbers where BIDS labels belong.
+
+    YAML reads an unquoted ``01`` as the number 1 and ``010`` as 8 (octal), so
+    ``participant_label: [01, 010]`` would silently select participants 1 and 8; what was
+    written is lost by the time the config reaches us, so the only honest answer is an
+    error that says to quote. ``--config participant_label='[01,02]'`` on the command line
+    is read by Snakemake as strings and is fine; ``--config participant_label=01`` (no
+    brackets) arrives as the number 1 and gets the same error.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key, the numbers and how to write them.
+    """
+    for key in LABEL_KEYS:
+        value = config.get(key)
+        items = value if isinstance(value, list) else [value]
+        numbers = [v for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
+        if not numbers:
+            continue
+        shown = ", ".join(str(v) for v in numbers)
+        raise ConfigError(
+            f"config error: {key} holds the number{'s' if len(numbers) > 1 else ''} {shown}, "
+            "not labels (YAML reads an unquoted 01 as 1 and 010 as 8); quote every label: "
+            f"{key}: ['01', '02'] in a YAML file, or --config {key}='[01,02]'"
+        )
+
+
 def validate_config(config: dict[str, Any], schema_path: str | os.PathLike[str]) -> None:
     """Validate (and fill defaults into) ``config`` with :func:`snakemake.utils.validate`.
 
@@ -58,6 +89,7 @@ def validate_config(config: dict[str, Any], schema_path: str | os.PathLike[str])
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     _coerce_booleans(config, schema)
+    check_labels(config)
     try:
         validate(config, str(schema_path), set_default=True)
     except WorkflowError:

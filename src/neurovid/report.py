@@ -181,6 +181,29 @@ def _numbers(value: Any, length: int | None = None) -> list[float | int] | None:
     return out[:length] if length else out  # type: ignore[return-value]
 
 
+def _planes(value: Any) -> list[dict[str, Any]] | None:
+    """The sidecar's ``video.planes`` (one per panel) checked for the player, or None.
+
+    The player computes each panel's slice and mm position at every frame from these
+    (:class:`neurovid.sidecar.PlaneRecord`); anything malformed gives None and the page
+    shows frame numbers only.
+    """
+    if not isinstance(value, list) or len(value) != 3:
+        return None
+    planes = []
+    for item in value:
+        if not isinstance(item, Mapping) or item.get("axis") not in ("x", "y", "z"):
+            return None
+        numbers = {k: _number(item.get(k)) for k in ("slices", "first", "count")}
+        mm = {k: _number(item.get(k)) for k in ("start_mm", "step_mm")}
+        if any(not isinstance(v, int) for v in numbers.values()) or None in mm.values():
+            return None
+        if numbers["count"] < 1 or numbers["first"] < 0 or numbers["slices"] < 1:
+            return None
+        planes.append({"plane": _text(item.get("plane")), "axis": item["axis"], **numbers, **mm})
+    return planes if sorted(p["axis"] for p in planes) == ["x", "y", "z"] else None
+
+
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     """A sub-object of the sidecar, or an empty mapping if missing or of the wrong type."""
     value = data.get(key)
@@ -199,12 +222,13 @@ def _link(base_rel: str, name: Any, page_dir: str) -> str | None:
 
     ``name`` comes from a sidecar; absolute names are linked relative to the page too. The
     result never carries a URL scheme (``:`` is percent-encoded) and never starts with ``/``.
+    Every character of the name is kept (tabs, line breaks, runs of spaces are legal in file
+    names and are percent-encoded, never collapsed), so the link names the file on disk.
     """
-    text = _text(name)
-    if text is None:
+    if not isinstance(name, str) or not name or len(name) > 4 * _MAX_TEXT:
         return None
-    text = text.replace("\\", "/")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:/", text):
+    text = name
+    if text.startswith("/"):
         target = _rel_dir(text, page_dir)
     else:
         target = posixpath.normpath(f"{base_rel}/{text}")
@@ -295,6 +319,8 @@ def card_from_sidecar(
         "durationS": None,
         "width": None,
         "height": None,
+        "sweep": None,  # player (issue 12): with planes, the slice and mm of every frame
+        "planes": None,
     }
     if data is None:
         card["error"] = _one_line(read_error or "sidecar could not be read")
@@ -333,6 +359,9 @@ def card_from_sidecar(
     card["durationS"] = _number(video.get("duration_s"))
     card["width"] = _number(video.get("width"))
     card["height"] = _number(video.get("height"))
+    sweep = video.get("sweep")
+    card["sweep"] = sweep if sweep in ("together", "sequential") else None
+    card["planes"] = _planes(video.get("planes"))
 
     status = data.get("status")
     error = _text(data.get("error"))
@@ -462,6 +491,7 @@ def render_review_html(
     summary: Mapping[str, Any] | None = None,
     generated: str | None = None,
     ratings: Mapping[str, Any] | None = None,
+    run_record: Mapping[str, Any] | None = None,
 ) -> str:
     """Fill the page template with the cards.
 
@@ -478,6 +508,10 @@ def render_review_html(
     ratings : Mapping, optional
         From :func:`neurovid.ratings.review_page_ratings`: the dataset id that names the
         page's rating storage, case codes, merged ratings and agreement.
+    run_record : Mapping, optional
+        The last workflow run's ``selection`` (its filters) and ``not_rendered`` (files
+        that look like images but are not BIDS images: ``[{"path", "reason"}]``), shown in
+        the page's "Not rendered" section (:func:`read_run_record`).
 
     Returns
     -------
@@ -503,6 +537,7 @@ def render_review_html(
         "summary": summary,
         "images": list(cards),
         "ratings": dict(ratings) if ratings else None,
+        "run": _run_payload(run_record),
     }
     title = f"neurovid review · {dataset_name}" if dataset_name else "neurovid review"
     template, csp = _template()
@@ -527,6 +562,7 @@ def build_review_page(
     *,
     dataset_name: str = "",
     ratings_json: Path | None = None,
+    run_record: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the review page from the sidecars and write it atomically.
 
@@ -545,6 +581,9 @@ def build_review_page(
         ``qc_ratings.json`` of the last merge (default: ``OUTPUT_DIR/qc_ratings.json`` if it
         exists): every rater's rating is shown on the cards. The derivative's dataset id is
         created in ``OUTPUT_DIR/.neurovid/`` if missing (it names the page's rating storage).
+    run_record : Mapping, optional
+        The filters and "not rendered" list of the last run (default: what
+        ``OUTPUT_DIR/.neurovid/last_run.json`` says, see :func:`read_run_record`).
 
     Returns
     -------
@@ -576,9 +615,45 @@ def build_review_page(
             dataset_name=dataset_name,
             summary=summary,
             ratings=ratings,
+            run_record=run_record if run_record is not None else read_run_record(output_dir),
         ),
     )
     return summary
+
+
+#: where the workflow records its last run for the page (filters, files not rendered)
+RUN_RECORD = ".neurovid/last_run.json"
+
+
+def read_run_record(output_dir: Path) -> dict[str, Any] | None:
+    """``OUTPUT_DIR/.neurovid/last_run.json`` as written by the workflow, or None."""
+    try:
+        data = json.loads((Path(output_dir) / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _run_payload(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The run record as the page reads it: every value a short one-line string."""
+    if not isinstance(record, Mapping):
+        return None
+    selection = {}
+    raw_selection = record.get("selection")
+    if isinstance(raw_selection, Mapping):
+        for key, values in raw_selection.items():
+            if isinstance(values, list):
+                selection[_one_line(key, 80)] = [_one_line(v, 200) for v in values[:1000]]
+    not_rendered = []
+    raw_list = record.get("not_rendered")
+    if isinstance(raw_list, list):
+        for entry in raw_list[:20000]:
+            if isinstance(entry, Mapping) and _text(entry.get("path")):
+                not_rendered.append(
+                    {"path": _one_line(entry["path"]), "reason": _one_line(entry.get("reason"))}
+                )
+    return {"selection": selection, "notRendered": not_rendered,
+            "finished": _text(record.get("finished"))}  # fmt: skip
 
 
 def _card_sort_key(card: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -49,6 +49,28 @@ def test_wrong_config_gives_one_line(change, message):
     assert message in text
 
 
+@pytest.mark.parametrize("key", ["participant_label", "exclude_participant_label",
+                                 "session_label"])  # fmt: skip
+def test_unquoted_numbers_in_a_yaml_label_list_are_an_error_that_says_to_quote(key):
+    config = copy.deepcopy(DEFAULT)
+    config.update(yaml.safe_load(f"{key}: [01, 010, '02']"))  # what YAML makes of it
+    assert config[key] == [1, 8, "02"]
+    with pytest.raises(ConfigError) as raised:
+        validate_config(config, SCHEMA)
+    text = str(raised.value)
+    assert text.startswith(f"config error: {key} holds the numbers 1, 8, not labels")
+    assert "quote every label" in text and "\n" not in text
+
+
+def test_quoted_labels_and_command_line_lists_are_strings():
+    config = {"bids_dir": "x", "participant_label": ["01", "sub-010"], "session_label": ["1"]}
+    validate_config(config, SCHEMA)
+    assert config["participant_label"] == ["01", "sub-010"]
+    config = {"bids_dir": "x", "participant_label": 1}  # --config participant_label=01
+    with pytest.raises(ConfigError, match="holds the number 1, not labels"):
+        validate_config(config, SCHEMA)
+
+
 @pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False), ("yes", True)])
 def test_boolean_strings_from_the_command_line(text, value):
     config = {"bids_dir": "x", "strict": text}

@@ -11,6 +11,7 @@ import re
 import stat
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -162,6 +163,18 @@ def test_card_links_are_percent_encoded_and_never_a_scheme(tmp_path: Path) -> No
     assert card["poster"] == "sub-01/anat/javascript%3Aalert%281%29"
     assert not re.match(r"^[a-z][a-z0-9+.-]*:", card["log"], re.I)
     assert card["log"].startswith("https%3A")
+
+
+@pytest.mark.parametrize("odd", ["tab\there", "new\nline", "two  spaces", " lead", "trail "])
+def test_card_links_keep_every_character_of_the_name(tmp_path: Path, odd: str) -> None:
+    # a link must name the file on disk: whitespace is percent-encoded, never collapsed
+    data = sidecar("01")
+    data["video"]["file"] = f"sub-01_{odd}.mp4"
+    data["log"] = f"logs/render/{odd}.log"
+    path = write(tmp_path, data)
+    card = card_from_sidecar(data, path, tmp_path)
+    assert card["video"] == "sub-01/anat/" + quote(f"sub-01_{odd}.mp4")
+    assert card["log"] == "logs/render/" + quote(f"{odd}.log")
 
 
 def test_failed_and_partial_sidecars(tmp_path: Path) -> None:

@@ -69,12 +69,28 @@ def test_dry_run_filters(tiny_bids, tmp_path, config, expected):
         (["bids_dri=x"], "config error: unknown key 'bids_dri'"),
         (["strict=maybe"], "config error: 'strict': 'maybe' is not of type 'boolean'"),
         (["bids_dir=/nonexistent/study"], "bids_dir '/nonexistent/study' does not exist"),
-        (["participant_label=[99]"], "config error: no T1w image in"),
+        (["participant_label=[99]"], "config error: participant_label '99' matches no "
+         "participant with T1w images (the participants with T1w images: 01, 02, 03)"),
+        (["session_label=[9]"], "config error: session_label '9' matches no session with "
+         "T1w images (the sessions with T1w images: 1, 2)"),
+        (["participant_label=01"], "config error: participant_label holds the number 1, "
+         "not labels"),
         (["output_dir={bids}/sub-01/qc"], "inside the raw data folder 'sub-01'"),
+        (["bids_dir={bids}/sub-02/anat"], "is inside the subject folder sub-02/ of a "
+         "dataset; pass the dataset root: bids_dir={bids}"),
+        (["bids_dir={bids}/.."], "holds 2 datasets (bids, other) rather than sub-* folders; pass "
+         "one of them, e.g. bids_dir={bids}"),
+        (["output_dir={other}"], "holds a dataset_description.json of 'other pipeline'"),
     ],
-)
+)  # fmt: skip
 def test_config_mistakes_give_one_line(tiny_bids, tmp_path, config, message):
-    config = [c.replace("{bids}", str(tiny_bids)) for c in config]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "dataset_description.json").write_text(
+        '{"Name": "x", "GeneratedBy": [{"Name": "other pipeline"}]}'
+    )
+    config = [c.replace("{bids}", str(tiny_bids)).replace("{other}", str(other)) for c in config]
+    message = message.replace("{bids}", str(tiny_bids))
     defaults = [f"bids_dir={tiny_bids}", f"output_dir={tmp_path / 'out'}"]
     result = snakemake("-n", "--cores", 1, "--config", *defaults, *config)
     assert result.returncode != 0
@@ -82,6 +98,37 @@ def test_config_mistakes_give_one_line(tiny_bids, tmp_path, config, message):
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(error_lines) == 1, result.stderr
+
+
+def test_yaml_config_with_unquoted_labels_is_an_error_that_says_to_quote(tiny_bids, tmp_path):
+    configfile = tmp_path / "study.yaml"
+    configfile.write_text(f"bids_dir: {tiny_bids}\noutput_dir: {tmp_path / 'out'}\n"
+                          "participant_label: [01, 010]\n")  # fmt: skip
+    result = snakemake("-n", "--cores", 1, "--configfile", configfile)
+    assert result.returncode != 0
+    assert "config error: participant_label holds the numbers 1, 8, not labels" in result.stderr
+    assert "quote every label" in result.stderr and "Traceback" not in result.stderr
+    configfile.write_text(configfile.read_text().replace("[01, 010]", "['01', '03']"))
+    assert planned_images(snakemake("-n", "--cores", 1, "--configfile", configfile)) == [
+        EXPECTED_KEYS[0], EXPECTED_KEYS[1], EXPECTED_KEYS[4]]  # fmt: skip
+
+
+def test_labels_that_match_nothing_are_named_in_a_warning(tiny_bids, tmp_path):
+    result = snakemake("-n", "--cores", 1, "--config", f"bids_dir={tiny_bids}",
+                       f"output_dir={tmp_path / 'out'}", "participant_label=[01,77]")  # fmt: skip
+    assert planned_images(result) == EXPECTED_KEYS[:2]
+    assert "warning: participant_label '77' matches no participant with T1w images" in (
+        result.stderr
+    )
+
+
+def test_a_run_on_the_demo_says_so(tmp_path):
+    demo = REPO / "demo" / "bids"
+    if not demo.is_dir():
+        pytest.skip("the demo dataset is built by make demo")
+    result = snakemake("-n", "--cores", 1, "--config", f"output_dir={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stderr
+    assert "note: no bids_dir given: rendering the demo dataset (demo/bids)" in result.stderr
 
 
 def test_missing_dataset_description_is_a_warning(tiny_bids, tmp_path):

@@ -1,17 +1,42 @@
 # Configuration, discovery and input functions shared by the rules.
 #
-# Everything here runs at every start of Snakemake (and of every cluster job), and the
-# input functions run once per job: with 2,000 images that is 2,000 calls each, so they
-# look up what was computed once (see benchmarks/bench_workflow.py).
+# Everything at the top level runs at every start of Snakemake (and of every cluster job):
+# per image it costs no more than a stat (the walk of the anat folders and, per job, the
+# input's signature); the input functions run once per job and look up what was computed
+# once (see benchmarks/bench_workflow.py). Nothing here writes into the output folder at
+# parse time: a dry run must write nothing, and whether this is one is only known once the
+# DAG is being built (prepare_run below).
 import os
+import stat
 import sys
-from pathlib import Path
+import time
 
 from neurovid.config import ConfigError, check_paths, render_options, validate_config
-from neurovid.discovery import discover_images
+from neurovid.derivative import foreign_description
+from neurovid.discovery import discover, filter_messages, layout_problem
+from neurovid.fingerprint import input_signature, render_fingerprint
+from neurovid.lock import OutputLocked, acquire_output_lock, lock_holder
+from neurovid.outputs import incomplete_renders, set_aside, snakemake_output_dir
 from neurovid.resources import job_mem_mb, memory_estimates
 
 DEFAULT_DEMO_BIDS = "demo/bids"
+RUN_STARTED = time.time()
+#: the main Snakemake process (not a cluster job, which re-reads this file): it alone
+#: prints the dataset's warnings and, in a real run, holds the output lock
+MAIN_PROCESS = workflow.is_main_process
+#: how many "not rendered" lines the terminal shows (the page and not_rendered.json list all)
+MAX_NOT_RENDERED_LINES = 50
+
+
+def _literal_path(path):
+    return path
+
+
+# Snakemake 9 expands "<name>" in every input/output/log path ("pathvars": <results>,
+# <logs>, ... or an error for an unknown name) and has no escape for it. neurovid defines
+# no pathvars, and a dataset or output folder may be called "<word>": paths stay literal.
+# (tests/workflow/test_names.py runs the workflow on such paths.)
+workflow.pathvars.apply = _literal_path
 
 
 def _fail(error):
@@ -20,66 +45,182 @@ def _fail(error):
     sys.exit(1)
 
 
+def _note(message):
+    if MAIN_PROCESS:
+        print(message, file=sys.stderr)
+
+
 try:
     validate_config(config, workflow.source_path("../../config/schema.yaml"))
-    if config["bids_dir"] == DEFAULT_DEMO_BIDS and not Path(DEFAULT_DEMO_BIDS).exists():
-        from neurovid.demo import build_demo_dataset
+    if config["bids_dir"] == DEFAULT_DEMO_BIDS:
+        if not os.path.exists(DEFAULT_DEMO_BIDS):
+            from neurovid.demo import build_demo_dataset
 
-        print(f"Building the demo dataset in {DEFAULT_DEMO_BIDS} ...", file=sys.stderr)
-        build_demo_dataset(DEFAULT_DEMO_BIDS)
-    for warning in check_paths(
+            print(
+                f"Building the demo dataset in {DEFAULT_DEMO_BIDS} ...", file=sys.stderr
+            )
+            build_demo_dataset(DEFAULT_DEMO_BIDS)
+        _note(
+            f"note: no bids_dir given: rendering the demo dataset ({DEFAULT_DEMO_BIDS}) into "
+            f"{config['output_dir']}; for a study: --config bids_dir=DIR output_dir=DIR"
+        )
+    _path_warnings = check_paths(
         config["bids_dir"],
         config["output_dir"],
         is_default_demo=config["bids_dir"] == DEFAULT_DEMO_BIDS,
-    ):
-        print(warning, file=sys.stderr)
+    )
+    problem = layout_problem(config["bids_dir"]) or foreign_description(
+        config["output_dir"]
+    )
+    if problem:
+        raise ConfigError(problem)
+    for _warning in _path_warnings:
+        _note(_warning)
 except ConfigError as error:
     _fail(error)
 
-BIDS_DIR = Path(config["bids_dir"])
-OUT = config["output_dir"].rstrip("/")
+BIDS_DIR = config["bids_dir"]
+#: the output folder as the user named it (messages, Python file access)
+OUT_DIR = config["output_dir"].rstrip("/") or "/"
+#: the output folder in Snakemake's paths: OUT_DIR, or a symlink to it without "{...}",
+#: which Snakemake would read as a wildcard (neurovid.outputs explains)
+OUT = snakemake_output_dir(OUT_DIR)
 RENDER_OPTIONS = render_options(config)
-IMAGES = {
-    image.key: image
-    for image in discover_images(
-        BIDS_DIR,
-        participant_label=config["participant_label"],
-        exclude_participant_label=config["exclude_participant_label"],
-        session_label=config["session_label"],
-        suffixes=config["suffixes"],
-        cache_file=f"{OUT}/.neurovid/discovery.json",
+RENDER_FINGERPRINT = render_fingerprint(RENDER_OPTIONS)
+FILTERS = {
+    key: config[key]
+    for key in (
+        "participant_label",
+        "exclude_participant_label",
+        "session_label",
+        "suffixes",
     )
 }
-if not IMAGES:
-    _fail(
-        f"config error: no {'/'.join(config['suffixes'])} image in {BIDS_DIR} matches the "
-        "filters (participant_label, exclude_participant_label, session_label, suffixes)"
+DISCOVERY = discover(
+    BIDS_DIR, **FILTERS, cache_file=f"{OUT_DIR}/.neurovid/discovery.json"
+)
+for _entry in DISCOVERY.not_rendered[:MAX_NOT_RENDERED_LINES]:
+    _note(f"warning: {_entry.line()}")
+if len(DISCOVERY.not_rendered) > MAX_NOT_RENDERED_LINES:
+    _note(
+        f"warning: … and {len(DISCOVERY.not_rendered) - MAX_NOT_RENDERED_LINES} more not "
+        f"rendered (all are listed on the review page)"
     )
+_warnings, _error = filter_messages(DISCOVERY, **FILTERS)
+for _warning in _warnings:
+    _note(_warning)
+if _error:
+    _fail(_error)
+IMAGES = {image.key: image for image in DISCOVERY.images}
+#: what the review page says about this run: the filters it used and what was not rendered
+RUN_RECORD = {
+    "selection": {key: [str(v) for v in value] for key, value in FILTERS.items()},
+    "not_rendered": [entry.to_json() for entry in DISCOVERY.not_rendered],
+}
 
 
 wildcard_constraints:
-    image=r"sub-[^/]+/(ses-[^/]+/)?anat/[^/]+",
+    image=r"sub-[a-zA-Z0-9]+/(ses-[a-zA-Z0-9]+/)?anat/sub-[^/]+",
 
 
-IMAGE_PATHS = {key: str(BIDS_DIR / image.relpath) for key, image in IMAGES.items()}
+IMAGE_PATHS = {
+    key: os.path.join(BIDS_DIR, image.relpath) for key, image in IMAGES.items()
+}
+_RUN = {"prepared": False, "lock": None, "memory": None}
 
 
-def image_path(wildcards):
+def _real_run():
+    """True in the main process of a run that executes jobs (not -n, --touch, --summary)."""
+    return (
+        MAIN_PROCESS
+        and workflow.executor_plugin is not None
+        and not workflow.dryrun
+        and not workflow.touch
+    )
+
+
+def prepare_run(wildcards=None):
+    """Once per run, when Snakemake builds the DAG (the first job's input is asked for):
+    take the output lock, save the discovery cache, and make Snakemake re-make renders
+    whose sidecar, MP4 or poster was deleted.
+
+    Snakemake re-makes a missing file only when a job that needs it runs, and the page
+    (which needs the sidecars) looks up to date. So a sidecar that vouches for a missing
+    MP4 or poster is set aside (moved to OUTPUT_DIR/.neurovid/stale/) and, when any
+    sidecar of this run is missing, so is logs/summary.json, a target of rule all made
+    by the page's job: the page is rebuilt, and each missing sidecar rendered, once.
+    Nothing else changes, so the next run has nothing to do (a param that differed on
+    every run would re-render forever). The check is one scandir per output folder (a
+    sidecar is read only when a file beside it is missing). A dry run only says what a
+    real run would do and writes nothing; cluster jobs and --summary/--lint do nothing.
+    """
+    if _RUN["prepared"]:
+        return []
+    _RUN["prepared"] = True
+    if not MAIN_PROCESS or workflow.executor_plugin is None:
+        return []
+    no_sidecar, no_video = incomplete_renders(OUT_DIR, IMAGES)
+    if not _real_run():
+        holder = lock_holder(OUT_DIR)
+        if holder:
+            print(
+                f"note: a run is writing to {OUT_DIR} now ({holder})", file=sys.stderr
+            )
+        for key in no_video:
+            print(
+                f"note: {key}: its MP4 or poster is missing; a real run renders it again",
+                file=sys.stderr,
+            )
+        return []
+    try:
+        _RUN["lock"] = acquire_output_lock(OUT_DIR)
+    except OutputLocked as error:
+        _fail(error)
+    DISCOVERY.save_cache(f"{OUT_DIR}/.neurovid/discovery.json")
+    for key in no_video:
+        set_aside(OUT_DIR, f"{key}.json")
+        print(f"re-rendering {key}: its MP4 or poster is missing", file=sys.stderr)
+    if no_sidecar or no_video:
+        set_aside(OUT_DIR, "logs/summary.json")
+    return []
+
+
+def image_path(wildcards, output):
+    # a "derived" param (it takes `output`): Snakemake does not compare it between runs,
+    # so the same dataset reached by another path (relative, moved, mounted elsewhere)
+    # re-renders nothing; what the video depends on is in the params below
     return IMAGE_PATHS[wildcards.image]
 
 
-def image_input(wildcards):
-    # a broken symlink (e.g. DataLad content not fetched) is not a Snakemake input, so the
-    # run goes on and the render job records why the image failed
-    path = IMAGE_PATHS[wildcards.image]
-    return [path] if os.path.exists(path) else []
+def video_path(wildcards, output):
+    # derived (see image_path): the MP4 beside the sidecar Snakemake names
+    return os.path.splitext(output.sidecar)[0] + ".mp4"
 
 
-MEMORY_NEEDED = memory_estimates(IMAGE_PATHS, f"{OUT}/.neurovid/memory.json")
+def image_signature(wildcards):
+    # compared between runs: changes whenever the input file is replaced (see
+    # neurovid.fingerprint.input_signature); one stat, never a read
+    return input_signature(IMAGE_PATHS[wildcards.image])
+
+
+def _is_regular_file(path):
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def image_mem_mb(wildcards, attempt):
-    return job_mem_mb(MEMORY_NEEDED.get(wildcards.image, 0), attempt)
+    if _RUN["memory"] is None:
+        # header sizes for every image at once (cached in the output folder by a real
+        # run); only regular files are read: a FIFO or a device is never opened here
+        regular = {
+            key: path for key, path in IMAGE_PATHS.items() if _is_regular_file(path)
+        }
+        _RUN["memory"] = memory_estimates(
+            regular, f"{OUT_DIR}/.neurovid/memory.json", write=_real_run()
+        )
+    return job_mem_mb(_RUN["memory"].get(wildcards.image, 0), attempt)
 
 
 def sidecars():
@@ -87,9 +228,18 @@ def sidecars():
 
 
 def final_targets():
-    targets = [f"{OUT}/index.html", f"{OUT}/dataset_description.json"]
+    # logs/summary.json: see prepare_run
+    targets = [
+        f"{OUT}/index.html",
+        f"{OUT}/logs/summary.json",
+        f"{OUT}/dataset_description.json",
+    ]
     # ratings (rules/ratings.smk): the merge of OUTPUT_DIR/ratings/
-    targets += [f"{OUT}/qc_ratings.tsv", f"{OUT}/qc_ratings.json", f"{OUT}/exclude.json"]
+    targets += [
+        f"{OUT}/qc_ratings.tsv",
+        f"{OUT}/qc_ratings.json",
+        f"{OUT}/exclude.json",
+    ]
     if config["strict"]:
         targets.append(f"{OUT}/logs/strict_check.txt")
     return targets

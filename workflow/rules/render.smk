@@ -1,8 +1,16 @@
+# One video per image. The job re-runs when Snakemake finds its sidecar missing or any
+# compared param changed (rerun trigger "params", on by default): the input's signature
+# (replaced file, even with an older mtime), the render fingerprint (code, ffmpeg and
+# library versions, options), the options, the BIDS path or entities. Paths are "derived"
+# params (image_path, video_path) and are not compared. The sidecar is flagged update():
+# Snakemake keeps it while the job runs, so a job that finds the same bytes, code and
+# options as its sidecar records keeps the video instead of encoding it again
+# (README "What triggers a re-render").
 rule render_video:
     input:
-        image=image_input,
+        prepare_run,
     output:
-        sidecar=f"{OUT}/{{image}}.json",
+        sidecar=update(f"{OUT}/{{image}}.json"),
     log:
         f"{OUT}/logs/render/{{image}}.log",
     group:
@@ -13,10 +21,12 @@ rule render_video:
         runtime=20,
     params:
         image=image_path,
-        video=lambda wildcards: f"{OUT}/{wildcards.image}.mp4",
+        video=video_path,
         source=lambda wildcards: IMAGES[wildcards.image].relpath,
         entities=lambda wildcards: IMAGES[wildcards.image].entities,
         log_relative=lambda wildcards: f"logs/render/{wildcards.image}.log",
+        input_signature=image_signature,
+        fingerprint=RENDER_FINGERPRINT,
         options=RENDER_OPTIONS,
     script:
         "../scripts/render_video.py"
