@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 #: the rule that renders one image (one job per image)
@@ -25,6 +26,18 @@ def sidecar_status(path: str | os.PathLike[str]) -> str:
     except (OSError, ValueError, AttributeError):
         return "unknown"
     return status if isinstance(status, str) else "unknown"
+
+
+def logged_path(text: str) -> str:
+    """The file of an output as Snakemake logs it: ``"out/x.json (update)"`` → ``"out/x.json"``.
+
+    Snakemake annotates flagged outputs (``update``, ``pipe``, ``temp``, storage) after the
+    path; a file whose real name ends like that is kept as it is.
+    """
+    match = re.fullmatch(r"(.+) \([^()]*\)", text)
+    if match and not os.path.exists(text):
+        return match.group(1)
+    return text
 
 
 def format_duration(seconds: float) -> str:

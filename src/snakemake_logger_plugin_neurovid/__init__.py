@@ -22,7 +22,13 @@ import time
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from neurovid.progress import IMAGE_RULE, RunProgress, progress_line, sidecar_status
+from neurovid.progress import (
+    IMAGE_RULE,
+    RunProgress,
+    logged_path,
+    progress_line,
+    sidecar_status,
+)
 
 #: Snakemake's chatter (provenance block, scheduler steps) kept out of the terminal; it is
 #: still in the complete log file
@@ -160,7 +166,7 @@ class LogHandler(LogHandlerBase):
         if event == LogEvent.JOB_FINISHED:
             rule, outputs, _ = self.jobs.pop(record.job_id, ("", [], {}))
             if rule == IMAGE_RULE:
-                status = sidecar_status(outputs[0]) if outputs else "unknown"
+                status = sidecar_status(logged_path(outputs[0])) if outputs else "unknown"
                 self.progress.finish(record.job_id, status)
                 self._show_progress()
             return

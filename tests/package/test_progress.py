@@ -15,7 +15,13 @@ from types import SimpleNamespace
 import pytest
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from neurovid.progress import RunProgress, format_duration, progress_line, sidecar_status
+from neurovid.progress import (
+    RunProgress,
+    format_duration,
+    logged_path,
+    progress_line,
+    sidecar_status,
+)
 from snakemake_logger_plugin_neurovid import LogHandler
 
 
@@ -59,6 +65,15 @@ def test_sidecar_status_never_raises(tmp_path, content, status):
     assert sidecar_status(path) == status
 
 
+def test_logged_output_paths_lose_snakemakes_annotations(tmp_path):
+    assert logged_path("out/sub-01_T1w.json (update)") == "out/sub-01_T1w.json"
+    assert logged_path("out/x.json (update, send to storage)") == "out/x.json"
+    assert logged_path("out/x.json") == "out/x.json"
+    real = tmp_path / "odd (name).json"
+    real.write_text("{}")
+    assert logged_path(str(real)) == str(real)
+
+
 class _Terminal(io.StringIO):
     def isatty(self):
         return True
@@ -86,7 +101,7 @@ def _run(handler: LogHandler, tmp_path, statuses: list[str]) -> None:
     for jobid, status in enumerate(statuses, start=1):
         sidecar = tmp_path / f"sub-{jobid:02d}_T1w.json"
         handler.emit(_record("", event=LogEvent.JOB_INFO, jobid=jobid, rule_name="render_video",
-                             output=[str(sidecar)], wildcards={"image": sidecar.stem},
+                             output=[f"{sidecar} (update)"], wildcards={"image": sidecar.stem},
                              reason="Missing output files"))  # fmt: skip
         sidecar.write_text(json.dumps({"status": status}))
         handler.emit(_record(None, event=LogEvent.JOB_FINISHED, job_id=jobid))
