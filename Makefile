@@ -30,7 +30,7 @@ $(VALIDATOR):
 
 demo: venv ## build the demo dataset offline, render it, print the review page's path
 	@test -d demo/bids || $(BIN)/python -m neurovid.demo demo/bids
-	$(BIN)/snakemake --cores $(CORES) --config bids_dir=demo/bids output_dir=demo/derivatives/neurovid
+	$(BIN)/snakemake --cores $(CORES) --logger neurovid --config bids_dir=demo/bids output_dir=demo/derivatives/neurovid
 	@echo "Review page: file://$(CURDIR)/demo/derivatives/neurovid/index.html"
 
 test: venv ## run every test, then lint (browser and SLURM tests skip where they cannot run, never in CI)
