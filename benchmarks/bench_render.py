@@ -1,6 +1,7 @@
 """Speed, memory and size of one render, side by side with the tutorial baseline and the floor.
 
     python benchmarks/bench_render.py [--write docs/benchmarks.md] [--repeat 3] [EXTRA.nii.gz ...]
+    python benchmarks/bench_render.py --crop-only [--repeat 1]   # just the crop row
 
 Inputs: the 1 mm MNI152 T1 template that the nilearn wheel ships (built offline), plus any
 file given on the command line. Every figure is a whole process, as a user runs it:
@@ -12,6 +13,10 @@ file given on the command line. Every figure is a whole process, as a user runs 
 
 Wall times are medians of ``--repeat`` runs; peak RSS is the largest sum over the process
 tree (python + ffmpeg), sampled every 10 ms.
+
+The crop row renders a conformed 256³ volume (the template padded to 256 mm on every axis
+and stored LIA, as FreeSurfer's ``mri_convert --conform`` writes it) with ``--no-crop`` and
+with the default crop: pixels per mm, frames and wall time of each.
 """
 
 from __future__ import annotations
@@ -119,6 +124,51 @@ def bench_one(in_path: Path, work: Path, repeat: int, with_baseline: bool) -> di
     return row
 
 
+def conformed_256(path: Path, out: Path) -> Path:
+    """The image padded (centred) to 256³ voxels and stored LIA, like a FreeSurfer volume."""
+    image = nib.load(path)
+    data = np.asarray(image.dataobj)
+    pads = [((256 - n) // 2, 256 - n - (256 - n) // 2) for n in data.shape[:3]]
+    padded = np.pad(data, pads)
+    shift = np.eye(4)
+    shift[:3, 3] = [-before for before, _ in pads]
+    conformed = nib.Nifti1Image(padded, image.affine @ shift)
+    target = nib.orientations.axcodes2ornt(("L", "I", "A"))
+    current = nib.orientations.io_orientation(conformed.affine)
+    nib.save(conformed.as_reoriented(nib.orientations.ornt_transform(current, target)), out)
+    return out
+
+
+def bench_crop(work: Path, repeat: int) -> dict:
+    """px/mm, frames and wall time of a conformed 256³ volume without and with the crop."""
+    conformed = conformed_256(template_path(), work / "conformed_256.nii.gz")
+    script = REPO / "workflow" / "scripts" / "render_video.py"
+    row: dict = {"name": "template conformed to 256³ (LIA)"}
+    for label, flags in (("full", ["--no-crop"]), ("crop", [])):
+        out = work / f"conformed_{label}.mp4"
+        command = [PY, str(script), str(conformed), str(out), *flags]
+        row[f"{label}_s"], _ = median_run(command, repeat)
+        options = RenderOptions(crop=label == "crop")
+        renderer, _ = frame_renderer(load_volume(conformed), options, {}, "conformed")
+        row[f"{label}_px_per_mm"] = renderer.layout.px_per_mm
+        row[f"{label}_frames"] = renderer.n_frames
+        row[f"{label}_size"] = f"{renderer.layout.width}×{renderer.layout.height}"
+    return row
+
+
+def crop_table(row: dict) -> str:
+    return "\n".join(
+        [
+            "| input | panels | frame | px/mm | frames | wall s (render + encode) |",
+            "|---|---|---|---|---|---|",
+            f"| {row['name']} | whole field of view (`--no-crop`) | {row['full_size']} "
+            f"| {row['full_px_per_mm']:.2f} | {row['full_frames']} | {row['full_s']:.2f} |",
+            f"| {row['name']} | head + 10 mm (default) | {row['crop_size']} "
+            f"| {row['crop_px_per_mm']:.2f} | {row['crop_frames']} | {row['crop_s']:.2f} |",
+        ]
+    )
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| input | shape | frames | frame | baseline s | neurovid s | floor s | speed-up "
@@ -168,7 +218,12 @@ def main(argv=None) -> int:
     parser.add_argument("--write", type=Path, help="write the section into this markdown file")
     parser.add_argument("--no-baseline-extra", action="store_true",
                         help="run the (slow) baseline only on the template")  # fmt: skip
+    parser.add_argument("--crop-only", action="store_true", help="only the crop row")
     args = parser.parse_args(argv)
+    if args.crop_only:
+        with tempfile.TemporaryDirectory(prefix="neurovid-bench-") as tmp:
+            print(crop_table(bench_crop(Path(tmp), args.repeat)))
+        return 0
     with tempfile.TemporaryDirectory(prefix="neurovid-bench-") as tmp:
         work = Path(tmp)
         rows = [bench_one(template_path(), work, args.repeat, with_baseline=True)]
@@ -176,6 +231,8 @@ def main(argv=None) -> int:
         for extra in args.extra:
             rows.append(bench_one(extra, work, args.repeat, not args.no_baseline_extra))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
+        crop_row = bench_crop(work, args.repeat)
+        print(crop_table(crop_row), flush=True)
     report = "\n".join(
         [
             "## Rendering one image (issue 3)",
@@ -196,6 +253,16 @@ def main(argv=None) -> int:
             "frames with the same settings (benchmarks/floor_encode.py). Peak RSS is the sum over "
             "the process tree (python + ffmpeg). PSNR compares decoded frames with the frames "
             "sent to the encoder.",
+            "",
+            "### Crop to the head (issue 12)",
+            "",
+            "A conformed 256³ volume (the template padded to 256 mm and stored LIA, as "
+            "FreeSurfer writes it), rendered with the whole field of view and with the default "
+            "crop to the head (bounding box of the head mask plus 10 mm; the sweep covers only "
+            "the slices through it). Wall time is the whole `render_video.py` process, median "
+            f"of {args.repeat} runs.",
+            "",
+            crop_table(crop_row),
         ]
     )
     print("\n" + "\n".join(verdicts(rows[0])))

@@ -411,14 +411,28 @@ class FrameRenderer:
             )
         return records
 
-    def _draw_labels(self, frame: np.ndarray, panel: int, index: int) -> None:
-        """Position below the panel's left half, slice number below its right half."""
+    def label_regions(self, panel: int) -> tuple[slice, slice, slice]:
+        """Rows, and the columns of the position and of the slice number, below ``panel``.
+
+        The position is drawn left-aligned in the first, the number right-aligned in the
+        second (each clipped to it); a reader of the video finds them there.
+        """
         box = self.layout.boxes[panel]
         half = max(0, box.width // 2 - 14)  # the bottom letter sits in between
         top = box.top + box.height + 2
-        rows = slice(top, top + self._labels.height)
-        frame[rows, box.left : box.left + half] = self._black
-        frame[rows, box.left + box.width - half : box.left + box.width] = self._black
+        return (
+            slice(top, top + self._labels.height),
+            slice(box.left, box.left + half),
+            slice(box.left + box.width - half, box.left + box.width),
+        )
+
+    def _draw_labels(self, frame: np.ndarray, panel: int, index: int) -> None:
+        """Position below the panel's left half, slice number below its right half."""
+        box = self.layout.boxes[panel]
+        rows, position_cols, number_cols = self.label_regions(panel)
+        half = position_cols.stop - position_cols.start
+        frame[rows, position_cols] = self._black
+        frame[rows, number_cols] = self._black
         position, number = (self._labels.render(t) for t in self.position_text(panel, index))
         position = position[:, :half]
         number = number[:, -half:] if half else number[:, :0]
