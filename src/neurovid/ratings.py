@@ -150,6 +150,8 @@ def tsv_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # 0.0 → "0", as the page (JavaScript) writes it
         return repr(value) if isinstance(value, float) else str(value)
     text = (
         str(value)

@@ -613,3 +613,26 @@ def test_exclude_json_through_pybids(tmp_path: Path) -> None:
     assert sorted(keep) == sorted(set(relpaths) - set(failed))
     assert exclude["participants_with_exclusions"] == ["01", "02", "03"]
     assert exclude["participants_without_exclusions"] == ["04"]
+
+
+# --------------------------------------------------------------------------------------------
+# One definition: the docs and the page follow neurovid.ratings
+# --------------------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "ratings.md"
+PAGE = Path(R.__file__).parent / "templates" / "review.html"
+
+
+def test_docs_describe_every_column_rule_and_problem() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    names = [*R.QC_COLUMNS, *R.EXPORT_HEAD, *R.EXPORT_TAIL, *R.CONSENSUS_RULES, *R.TAG_IDS]
+    names += ["rejected_file", "bad_row", "no_rater", "unknown_image", "renamed", "stale",
+              "unverified", "conflict", "other_dataset"]  # fmt: skip
+    assert [n for n in names if f"`{n}`" not in text and f" {n}," not in text] == []
+
+
+def test_page_labels_and_tags_are_the_library_ones() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+    tags = re.findall(r"\{ id: '(\w+)', label: '([^']+)', key: '(\w)' \}", page)
+    assert [t for t in tags if t[0] in R.TAG_IDS] == list(R.TAGS)
+    assert [t[0] for t in tags if t[0] not in R.TAG_IDS] == list(R.RATING_LABELS)
