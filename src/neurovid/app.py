@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -344,10 +345,9 @@ def group_rules() -> list[str]:
 
 
 def snakemake_argv(
-    args: argparse.Namespace, config_file: Path, extra: Sequence[str] = ()
+    args: argparse.Namespace, config_file: Path, workdir: Path, extra: Sequence[str] = ()
 ) -> list[str]:
-    """The Snakemake command line (without ``snakemake``) that runs ``args``."""
-    out_dir = Path(config_file).parents[1]
+    """The Snakemake command line (without ``snakemake``) that runs ``args`` in ``workdir``."""
     argv = ["--configfile", str(config_file)]
     if args.analysis_level == "group":
         argv += ["--allowed-rules", *group_rules()]
@@ -371,7 +371,7 @@ def snakemake_argv(
     argv += ["--snakefile", str(bundle.workflow_path())]
     # last before the pass-through: a single-valued option, so that targets given after
     # `--` are not taken as more values of a multi-valued option above
-    argv += ["--directory", str(out_dir)]
+    argv += ["--directory", str(workdir)]
     return [*argv, *extra]
 
 
@@ -470,9 +470,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     problem = _check(parser, args, config)
     if problem is not None:
         return problem
-    config_file = write_config(config, Path(config["output_dir"]))
+    out_dir = Path(config["output_dir"])
+    with tempfile.TemporaryDirectory(prefix="neurovid-") as scratch:
+        if args.dry_run:
+            # a dry run writes nothing: the configuration goes to a scratch folder, and a
+            # missing OUTPUT_DIR is not created (an existing one holds Snakemake's metadata,
+            # which tells what is out of date)
+            config_file = write_config(config, Path(scratch))
+            workdir = out_dir if out_dir.is_dir() else Path(scratch)
+        else:
+            config_file, workdir = write_config(config, out_dir), out_dir
+        return _run(args, snakemake_argv(args, config_file, workdir, extra))
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
-        ok = run_snakemake(snakemake_argv(args, config_file, extra))
+        ok = run_snakemake(argv)
     except KeyboardInterrupt:
         print("neurovid: interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,7 @@ command line it builds, usage errors (exit 2, nothing written), and the group le
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -137,7 +138,9 @@ def test_every_option_given_at_once_validates_against_the_schema(tmp_path):
 def test_snakemake_command_line_of_a_participant_run(tmp_path):
     args = parse("b", "o", "participant", "--cores", "3", "--dry-run")
     config_file = tmp_path / "out" / ".neurovid" / "config.yaml"
-    argv = app.snakemake_argv(args, config_file, ["--keep-going", "--", "target"])
+    argv = app.snakemake_argv(
+        args, config_file, tmp_path / "out", ["--keep-going", "--", "target"]
+    )
     assert argv[:2] == ["--configfile", str(config_file)]
     assert argv[argv.index("--cores") + 1] == "3"
     assert "--dry-run" in argv
@@ -151,23 +154,22 @@ def test_snakemake_command_line_of_a_participant_run(tmp_path):
 
 def test_defaults_all_cores_and_the_profile_decides_on_a_cluster(tmp_path):
     config_file = tmp_path / "out" / ".neurovid" / "config.yaml"
-    local = app.snakemake_argv(parse("b", "o", "participant"), config_file)
+    argv = functools.partial(app.snakemake_argv, config_file=config_file, workdir=tmp_path)
+    local = argv(parse("b", "o", "participant"))
     assert local[local.index("--cores") + 1] == "all"
-    slurm = app.snakemake_argv(parse("b", "o", "participant", "--profile", "slurm"), config_file)
+    slurm = argv(parse("b", "o", "participant", "--profile", "slurm"))
     assert "--cores" not in slurm
     assert slurm[slurm.index("--workflow-profile") + 1] == str(bundle.profile_dir("slurm"))
-    mine = app.snakemake_argv(
-        parse("b", "o", "participant", "--profile", "mycluster"), config_file
-    )
+    mine = argv(parse("b", "o", "participant", "--profile", "mycluster"))
     assert mine[mine.index("--profile") + 1] == "mycluster"
-    verbose = app.snakemake_argv(parse("b", "o", "participant", "-v"), config_file)
+    verbose = argv(parse("b", "o", "participant", "-v"))
     assert "--logger" not in verbose
-    rich = app.snakemake_argv(parse("b", "o", "participant"), config_file, ["--logger", "rich"])
+    rich = argv(parse("b", "o", "participant"), extra=["--logger", "rich"])
     assert rich.count("--logger") == 1
 
 
 def test_group_level_allows_every_rule_but_the_per_image_ones(tmp_path):
-    argv = app.snakemake_argv(parse("b", "o", "group"), tmp_path / "o" / ".neurovid" / "c.yaml")
+    argv = app.snakemake_argv(parse("b", "o", "group"), tmp_path / "c.yaml", tmp_path / "o")
     start = argv.index("--allowed-rules") + 1
     end = next(i for i in range(start, len(argv)) if argv[i].startswith("--"))
     allowed = set(argv[start:end])
@@ -229,6 +231,19 @@ def test_a_failed_run_exits_1(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert re.search(r"images 1/1 \(100%\) · 1 failed", result.stderr)
+
+
+def test_dry_run_lists_the_images_and_writes_nothing(tmp_path):
+    bids = make_tiny_dataset(tmp_path / "bids")
+    result = run(
+        [sys.executable, "-m", "neurovid.app", bids, tmp_path / "out", "participant", "-n"],
+        cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    planned = sorted(re.findall(r"would render (\S+)", result.stdout))
+    assert planned == ["sub-01/anat/sub-01_T1w", "sub-02/ses-1/anat/sub-02_ses-1_T1w",
+                       "sub-03/anat/sub-03_T1w"]  # fmt: skip
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".snakemake").exists()
 
 
 def test_version_names_the_package():
