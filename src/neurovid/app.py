@@ -398,6 +398,8 @@ def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, config: dict) -> int | None:
     """Usage errors found before anything is written; None when all is well."""
     from .config import check_paths, validate_config
+    from .derivative import foreign_description
+    from .discovery import layout_problem
     from .errors import ConfigError
 
     bids_dir = Path(config["bids_dir"])
@@ -414,6 +416,11 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, config: di
         validate_config(merged, bundle.config_schema_path())
         for warning in check_paths(config["bids_dir"], config["output_dir"]):
             print(warning, file=sys.stderr)
+        # a subject folder given as BIDS_DIR, another pipeline's output folder: the workflow
+        # refuses them too, but here nothing has been written yet
+        problem = layout_problem(config["bids_dir"]) or foreign_description(config["output_dir"])
+        if problem:
+            raise ConfigError(problem)
     except ConfigError as error:
         return _usage_error(parser, str(error).removeprefix("config error: "))
     return None

@@ -206,11 +206,18 @@ def test_rule_classification_matches_the_workflow(tmp_path):
         (["{bids}", "{out}", "participant", "--", "--configfile", "x.yaml"], "--config-file"),
         (["{bids}", "{out}", "participant", "--", "-d", "elsewhere"], "OUTPUT_DIR"),
         (["{bids}", "{out}", "participant", "--config-file", "{missing}"], "--config-file"),
+        (["{bids}", "{bids}", "participant"], "is the BIDS dataset itself"),
+        (["{bids}", "{other}", "participant"], "dataset_description.json of 'fmriprep'"),
+        (["{bids}/sub-01", "{out}", "participant"], "sub-01"),
     ],
 )
 def test_usage_errors_exit_2_and_write_nothing(tmp_path, argv, message):
     bids = make_tiny_dataset(tmp_path / "bids")
-    values = {"bids": bids, "out": tmp_path / "out", "missing": tmp_path / "missing"}
+    other = tmp_path / "fmriprep"  # another pipeline's derivative: never written into
+    other.mkdir()
+    (other / "dataset_description.json").write_text('{"GeneratedBy": [{"Name": "fmriprep"}]}')
+    values = {"bids": bids, "out": tmp_path / "out", "missing": tmp_path / "missing",
+              "other": other}  # fmt: skip
     argv = [part.format(**values) for part in argv]
     message = message.format(**values)
     result = run([sys.executable, "-m", "neurovid.app", *argv], cwd=tmp_path, timeout=300)
@@ -219,6 +226,8 @@ def test_usage_errors_exit_2_and_write_nothing(tmp_path, argv, message):
     if "--no-such-snakemake-option" not in argv:
         assert not (tmp_path / "out").exists()
         assert not (bids / "sub-01" / "qc").exists()
+        assert not (bids / ".neurovid").exists()
+        assert sorted(path.name for path in other.iterdir()) == ["dataset_description.json"]
     assert not (tmp_path / ".snakemake").exists()
 
 
