@@ -114,6 +114,7 @@ DEFAULT_CONSENSUS = "majority_fail_wins_ties"
 MAX_NOTE = 10_000
 MAX_RATER = 120
 MAX_TEXT = 4_096
+MAX_EXPORT_BYTES = 200 * 1024 * 1024  # 40,000 images × 5 raters fit in a tenth of this
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ENTITY_NAME = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 _SPREADSHEET_TRIGGER = re.compile(r"^'*[=+\-@]")
@@ -642,11 +643,11 @@ class RaterExport:
             The file cannot be read or is not an export (one line, without the path).
         """
         try:
+            if os.stat(path).st_size > MAX_EXPORT_BYTES:
+                raise RatingsFileError("larger than 200 MB: not a ratings export")
             raw = Path(path).read_bytes()
         except OSError as exc:
             raise RatingsFileError(f"cannot be read: {exc.strerror or exc}") from None
-        if len(raw) > 200 * 1024 * 1024:
-            raise RatingsFileError("larger than 200 MB: not a ratings export")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -1045,19 +1046,26 @@ def ensure_dataset_id(output_dir: str | os.PathLike[str]) -> str:
     if existing:
         return existing
     path = Path(output_dir) / DATASET_ID_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"dataset_id": str(uuid.uuid4())}) + "\n"
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
-    temporary.write_text(text, encoding="utf-8")
     try:
-        os.link(temporary, path)  # fails if another process made it first: then use theirs
-    except FileExistsError:
-        pass
-    except OSError:  # file systems without hard links
-        if not path.exists():
-            os.replace(temporary, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text, encoding="utf-8")
+        try:
+            os.link(temporary, path)  # fails if another process made it first: use theirs
+        except FileExistsError:
+            if not read_dataset_id(output_dir):  # there, but not an id (damaged): replace it
+                os.replace(temporary, path)
+        except OSError:  # file systems without hard links
+            if not path.exists():
+                os.replace(temporary, path)
+    except OSError:
+        return ""  # a read-only derivative: the page keeps ratings under the dataset's name only
     finally:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
     return read_dataset_id(output_dir)
 
 

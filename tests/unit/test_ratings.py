@@ -636,3 +636,24 @@ def test_page_labels_and_tags_are_the_library_ones() -> None:
     tags = re.findall(r"\{ id: '(\w+)', label: '([^']+)', key: '(\w)' \}", page)
     assert [t for t in tags if t[0] in R.TAG_IDS] == list(R.TAGS)
     assert [t[0] for t in tags if t[0] not in R.TAG_IDS] == list(R.RATING_LABELS)
+
+
+def test_dataset_id_damaged_or_unwritable(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    (damaged / ".neurovid").mkdir(parents=True)
+    (damaged / R.DATASET_ID_FILE).write_text("{not json")
+    assert len(R.ensure_dataset_id(damaged)) == 36  # replaced by a valid id
+    blocked = tmp_path / "blocked"  # .neurovid cannot be made (as on a read-only disk)
+    blocked.mkdir()
+    (blocked / ".neurovid").write_text("a file, not a folder")
+    assert R.ensure_dataset_id(blocked) == ""  # no crash: the page is still built
+
+
+def test_oversized_export_is_rejected_without_reading_it(tmp_path: Path) -> None:
+    big = tmp_path / "big.tsv"
+    with open(big, "wb") as stream:
+        stream.truncate(R.MAX_EXPORT_BYTES + 1)  # sparse: nothing is written or read
+    result = M.merge_ratings([big], make_images(1))
+    assert [p.message for p in result.problems] == [
+        "big.tsv: larger than 200 MB: not a ratings export"
+    ]
