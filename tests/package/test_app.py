@@ -258,3 +258,20 @@ def test_dry_run_lists_the_images_and_writes_nothing(tmp_path):
 def test_version_names_the_package():
     result = run([sys.executable, "-m", "neurovid.app", "--version"], cwd=Path.cwd())
     assert result.stdout.strip() == f"neurovid {app.__version__}"
+
+
+@pytest.mark.slow
+def test_odd_folder_names_and_relative_paths(tmp_path):
+    """Spaces, braces (Snakemake's wildcard syntax) and non-ASCII in every path."""
+    cwd = tmp_path / "a folder {x} é"
+    cwd.mkdir()
+    make_tiny_dataset(cwd / "bids data")
+    result = run(
+        [sys.executable, "-m", "neurovid.app", "bids data", "out {y}", "participant",
+         "--participant-label", "01", "--cores", "1"],
+        cwd=cwd, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = cwd / "out {y}"
+    assert (out / "index.html").is_file() and (out / "sub-01/anat/sub-01_T1w.mp4").is_file()
+    assert sorted(path.name for path in cwd.iterdir()) == ["bids data", "out {y}"]
