@@ -287,7 +287,8 @@ def test_each_dataset_has_its_own_ratings(
     study: Study, new_page: Any, browser: Any, tmp_path: Path
 ) -> None:
     """A copy of the derivative with another dataset id (all file:// pages share one
-    storage) does not show the first one's ratings, although the images are the same."""
+    storage) does not show the first one's ratings, although the images are the same; it
+    offers to take over those of the very same images."""
     from neurovid.report import build_review_page, collect_sidecars
 
     copy = tmp_path / "copy"
@@ -303,6 +304,12 @@ def test_each_dataset_has_its_own_ratings(
         other, rec = new_page((copy / "index.html").as_uri(), context)
         assert other.input_value("#rater") == "Dee"  # the name is per browser ...
         assert text(other, "#sum-rated") == "0"  # ... the ratings per dataset
+        # the same images under a new id (as when .neurovid/ was deleted): offered, not lost
+        assert "1 rating by Dee of these very images" in text(other, "#adopt-bar")
+        other.click("#adopt-btn")
+        other.wait_for_selector("#adopt-bar", state="hidden")
+        assert text(other, "#sum-rated") == "1"
+        assert card(other, TITLES[0]).locator(".badge.rating").inner_text() == "Fail"
         assert rec.errors == []
     finally:
         context.close()
