@@ -1,4 +1,11 @@
-"""BIDS file names: entities parsed without pybids (cheap enough for every render job)."""
+"""BIDS file names: entities parsed without pybids (cheap enough for every render job).
+
+The workflow gets each image's entities from pybids; these functions serve the standalone
+renderer, which gets a bare path: a BIDS-shaped name (``sub-01_ses-1_T1w.nii.gz``) gives its
+entities, anything else gives none — nothing is made up from a name like
+``05_xa30_anat-T1w_acq-tfl.nii`` — and only a file inside a dataset's ``sub-<label>/``
+folder (of its own subject) gets a BIDS source path.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,10 @@ ENTITY_KEYS = {
 }
 ENTITY_ORDER = tuple(ENTITY_KEYS.values())
 _PAIR = re.compile(r"^([a-zA-Z]+)-([a-zA-Z0-9]+)$")
+#: ``sub-<label>``, then ``key-<value>`` pairs, then a suffix (BIDS' file-name grammar).
+_BIDS_STEM = re.compile(r"^sub-[a-zA-Z0-9]+(?:_[a-zA-Z]+-[a-zA-Z0-9]+)*_[a-zA-Z0-9]+$")
+#: Image extensions a BIDS name may carry (NIfTI) or a standalone input may have (nibabel).
+IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".mgz", ".mgh", ".hdr", ".img")
 
 
 def strip_nifti_suffix(name: str) -> str:
@@ -34,12 +45,40 @@ def strip_nifti_suffix(name: str) -> str:
     return PurePath(name).stem
 
 
+def is_bids_name(path: str | PurePath) -> bool:
+    """True for a BIDS-shaped image name: ``sub-<label>[_key-<value>…]_<suffix>.<ext>``."""
+    name = PurePath(path).name
+    extension = next((e for e in IMAGE_EXTENSIONS if name.lower().endswith(e)), None)
+    if extension is None:
+        return False
+    return bool(_BIDS_STEM.match(name[: -len(extension)]))
+
+
+def dataset_relative_path(path: str | PurePath) -> str | None:
+    """The path from the image's ``sub-<label>`` folder on, if it is inside a BIDS dataset.
+
+    That is: the name is BIDS-shaped and a folder above it is ``sub-<label>`` of the same
+    subject (``…/sub-01/[ses-1/]anat/sub-01_…_T1w.nii.gz``). Otherwise None: a standalone
+    file, whose sidecar gets no ``bids:`` source.
+    """
+    parts = PurePath(path).parts
+    if not parts or not is_bids_name(parts[-1]):
+        return None
+    subject = parts[-1].split("_", 1)[0]
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == subject:
+            return "/".join(parts[i:])
+    return None
+
+
 def entities_from_filename(path: str | PurePath) -> dict[str, str]:
     """Entities of a BIDS file name, with pybids' names (``subject``, ``run``, ``suffix``).
 
-    Unknown ``key-value`` pairs keep their short key; non-BIDS names give ``{}`` or
-    whatever pairs they contain.
+    Unknown ``key-value`` pairs keep their short key. A name that is not BIDS-shaped
+    (:func:`is_bids_name`) gives ``{}``: no entity is made up from it.
     """
+    if not is_bids_name(path):
+        return {}
     stem = strip_nifti_suffix(PurePath(path).name)
     parts = stem.split("_")
     entities: dict[str, str] = {}

@@ -25,7 +25,11 @@ def _render_parser() -> argparse.ArgumentParser:
             "existing file that an earlier neurovid render did not write."
         ),
     )
-    parser.add_argument("input", help="input image (.nii or .nii.gz)")
+    parser.add_argument(
+        "input",
+        help="input image: NIfTI-1/2 (.nii, .nii.gz), FreeSurfer (.mgz, .mgh) or an "
+        "Analyze/NIfTI pair (.hdr/.img); outside a BIDS dataset the title is its file name",
+    )
     parser.add_argument("output", help="output video (.mp4)")
     parser.add_argument(
         "--fps", type=float, default=_DEFAULTS.fps, help="frames per second (default %(default)s)"

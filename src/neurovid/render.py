@@ -29,7 +29,7 @@ from PIL import Image
 
 from . import __version__
 from .atomic import fsync_directory, fsync_file, leftovers, temporary_path
-from .bidsname import bids_relative_path, entities_from_filename, entity_label
+from .bidsname import dataset_relative_path, entities_from_filename, entity_label
 from .encode import VideoWriter, ffmpeg_binary, ffmpeg_version
 from .errors import InputError, OutputConflictError
 from .frames import FrameRenderer, crop_to_head
@@ -401,12 +401,15 @@ def render_or_reuse(
     _refuse_writing_over_input(in_path, paths)
     paths.video.parent.mkdir(parents=True, exist_ok=True)
     paths.remove_leftovers()
-    source = source or bids_relative_path(in_path)
+    # a standalone file outside a BIDS dataset: its name is the source and the title, and it
+    # has no bids: provenance; a non-BIDS name gives no entities (issue 12)
+    in_dataset = source is not None or dataset_relative_path(in_path) is not None
+    source = source or dataset_relative_path(in_path) or Path(in_path).name
     entities = dict(entities) if entities is not None else entities_from_filename(in_path)
     record = Sidecar(
         neurovid_sidecar_version=SIDECAR_VERSION,
         status="failed",
-        Sources=[f"bids:raw:{source}"],
+        Sources=[f"bids:raw:{source}"] if in_dataset else [],
         source=source,
         entities={str(k): str(v) for k, v in entities.items() if v is not None},
         log=log_path,
@@ -436,7 +439,8 @@ def render_or_reuse(
         if kept is not None:
             return kept, True
 
-    renderer, facts = frame_renderer(volume, options, entities or {}, paths.video.stem)
+    title_entities = (entities or {}) if in_dataset else {}
+    renderer, facts = frame_renderer(volume, options, title_entities, Path(in_path).name)
     layout = renderer.layout
     video_partial = temporary_path(paths.video)
     poster_partial = temporary_path(paths.poster)

@@ -251,8 +251,12 @@ class Sidecar(_Record):
         "one line each, e.g. `4D image with 3 volumes: showing volume 1 of 3`",
         default_factory=list,
     )
-    Sources: list[str] = _doc("BIDS provenance: `bids:raw:<source>`")
-    source: str = _doc("BIDS-relative path of the input image")
+    Sources: list[str] = _doc(
+        "BIDS provenance: `bids:raw:<source>`; empty for a standalone file outside a BIDS dataset"
+    )
+    source: str = _doc(
+        "BIDS-relative path of the input image (a standalone file outside a dataset: its name)"
+    )
     entities: dict[str, str] = _doc("BIDS entities of the input (subject, session, run, suffix…)")
     log: str | None = _doc("the render job's log, relative to OUTPUT_DIR", default=None)
     input: InputRecord | None = _doc("the input file as read", default=None)

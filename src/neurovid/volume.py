@@ -194,6 +194,9 @@ def load_volume(
 ) -> Volume:
     """Load the first 3-D volume of a NIfTI-1/2 file (``.nii`` or ``.nii.gz``) as float32.
 
+    ``.mgz``, ``.mgh`` and ``.hdr``/``.img`` pairs (standalone renders) are read by nibabel
+    in :mod:`neurovid.nibabel_formats`, with the same checks and the same result.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -228,6 +231,12 @@ def load_volume(
         ``err.input_size_bytes`` describe the file as it was read (None otherwise).
     """
     shown = os.fspath(path) if display_path is None else display_path
+    from .nibabel_formats import is_nibabel_format, load_with_nibabel
+
+    if is_nibabel_format(path):  # .mgz/.mgh/.hdr/.img, standalone (issue 12; picture-player)
+        return load_with_nibabel(
+            path, shown=shown, max_bytes=max_bytes, max_frames_per_plane=max_frames_per_plane
+        )
     with _open_checked(path, shown, max_file_bytes) as opened:
         hdr = _read_header(opened.stream, shown, opened.size)
         _check_limits(hdr, shown, max_bytes, max_frames_per_plane, max_file_bytes)

@@ -162,7 +162,8 @@ def test_symlink_loop(tmp_path: Path) -> None:
 
 
 def test_unsupported_extension(tmp_path: Path) -> None:
-    path = write_nifti(tmp_path / "x_T1w.mgz", b"whatever")
+    # .mgz/.mgh/.hdr/.img are read by nibabel (tests/unit/test_standalone.py, issue 12)
+    path = write_nifti(tmp_path / "x_T1w.mha", b"whatever")
     with pytest.raises(InputError, match=r"unsupported file type \(expected .nii or .nii.gz\)"):
         load_volume(path)
 
