@@ -14,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/ratings.smk"
+include: "workflow/rules/triage.smk"
 
 
 rule all:

@@ -227,6 +227,23 @@ def sidecars():
     return [f"{OUT}/{key}.json" for key in sorted(IMAGES)]
 
 
+def sidecars_of_suffix(suffix):
+    # triage (rules/triage.smk): the sidecars one group_<suffix>.tsv is built from
+    return [
+        f"{OUT}/{key}.json"
+        for key in sorted(IMAGES)
+        if IMAGES[key].entities.get("suffix") == suffix
+    ]
+
+
+def group_tables():
+    # triage (rules/triage.smk): one group file (+ JSON) per suffix that has images
+    found = sorted({image.entities.get("suffix") for image in IMAGES.values()} - {None})
+    return [
+        f"{OUT}/group_{suffix}.{ext}" for suffix in found for ext in ("tsv", "json")
+    ]
+
+
 def final_targets():
     # logs/summary.json: see prepare_run
     targets = [
@@ -234,6 +251,7 @@ def final_targets():
         f"{OUT}/logs/summary.json",
         f"{OUT}/dataset_description.json",
     ]
+    targets += group_tables()
     # ratings (rules/ratings.smk): the merge of OUTPUT_DIR/ratings/
     targets += [
         f"{OUT}/qc_ratings.tsv",
