@@ -649,9 +649,10 @@ def _run_payload(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if isinstance(raw_list, list):
         for entry in raw_list[:20000]:
             if isinstance(entry, Mapping) and _text(entry.get("path")):
-                not_rendered.append(
-                    {"path": _one_line(entry["path"]), "reason": _one_line(entry.get("reason"))}
-                )
+                # the path is shown as discovery wrote it (printable, one line): every
+                # character counts, runs of spaces included
+                path = str(entry["path"])[:_MAX_TEXT]
+                not_rendered.append({"path": path, "reason": _one_line(entry.get("reason"))})
     return {"selection": selection, "notRendered": not_rendered,
             "finished": _text(record.get("finished"))}  # fmt: skip
 

@@ -142,13 +142,12 @@ def _real_run():
 def prepare_run(wildcards=None):
     """Once per run, when Snakemake builds the DAG (the first job's input is asked for):
     take the output lock, save the discovery cache, and make Snakemake re-make renders
-    whose sidecar, MP4 or poster was deleted.
+    whose MP4 or poster was deleted.
 
-    Snakemake re-makes a missing file only when a job that needs it runs, and the page
-    (which needs the sidecars) looks up to date. So a sidecar that vouches for a missing
-    MP4 or poster is set aside (moved to OUTPUT_DIR/.neurovid/stale/) and, when any
-    sidecar of this run is missing, so is logs/summary.json, a target of rule all made
-    by the page's job: the page is rebuilt, and each missing sidecar rendered, once.
+    Snakemake re-makes a missing sidecar by itself (rule all asks for every sidecar of the
+    run), but the MP4 and poster are no outputs it knows (a failed image has none). So a
+    sidecar that says "rendered" but whose MP4 or poster is gone is set aside (moved to
+    OUTPUT_DIR/.neurovid/stale/): Snakemake sees it missing and renders the image, once.
     Nothing else changes, so the next run has nothing to do (a param that differed on
     every run would re-render forever). The check is one scandir per output folder (a
     sidecar is read only when a file beside it is missing). A dry run only says what a
@@ -159,7 +158,7 @@ def prepare_run(wildcards=None):
     _RUN["prepared"] = True
     if not MAIN_PROCESS or workflow.executor_plugin is None:
         return []
-    no_sidecar, no_video = incomplete_renders(OUT_DIR, IMAGES)
+    _no_sidecar, no_video = incomplete_renders(OUT_DIR, IMAGES)
     if not _real_run():
         holder = lock_holder(OUT_DIR)
         if holder:
@@ -180,8 +179,6 @@ def prepare_run(wildcards=None):
     for key in no_video:
         set_aside(OUT_DIR, f"{key}.json")
         print(f"re-rendering {key}: its MP4 or poster is missing", file=sys.stderr)
-    if no_sidecar or no_video:
-        set_aside(OUT_DIR, "logs/summary.json")
     return []
 
 
@@ -245,12 +242,9 @@ def group_tables():
 
 
 def final_targets():
-    # logs/summary.json: see prepare_run
-    targets = [
-        f"{OUT}/index.html",
-        f"{OUT}/logs/summary.json",
-        f"{OUT}/dataset_description.json",
-    ]
+    # every sidecar of the run, so that Snakemake re-makes one that was deleted (it does
+    # not re-make a missing file that only an up-to-date job, here the page, needs)
+    targets = [f"{OUT}/index.html", f"{OUT}/dataset_description.json", *sidecars()]
     targets += group_tables()
     # ratings (rules/ratings.smk): the merge of OUTPUT_DIR/ratings/
     targets += [
