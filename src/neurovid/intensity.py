@@ -21,7 +21,10 @@ Two methods (``RenderOptions.window``):
     4. ``low`` is the 0.5th percentile of all voxels (the background level, so noise and
        ghosts outside the head stay visible as dark grey) and ``high`` puts ``W`` at
        :data:`WHITE_LEVEL` (80 %) of the grey range. Grey matter then falls in the middle
-       of the range and anything brighter than 1.25 ``W`` (fat) is white. An image with no
+       of the range and anything brighter than 1.25 ``W`` (fat) is white. If that would
+       clip more than 5 % of the brain core (a receive-coil bias that makes the cortex near
+       the coil much brighter than the centre), ``W`` goes down to where 5 % clip, but not
+       below 60 % grey, so a core with much fat still cannot squeeze the brain. An image with no
        noise at all outside the head (skull-stripped or zero-filled, such as the MNI
        template) has nothing to show below the brain: there ``low`` is the 1st percentile
        of the brain core (its darkest CSF), which gives grey and white matter more levels.
@@ -59,6 +62,10 @@ CORE_DEPTH_MM = 15.0
 CORE_HEIGHT_MM = 100.0
 #: Grey level (fraction of the range) given to the white-matter peak.
 WHITE_LEVEL = 0.8
+#: ... unless more than this share (%) of the brain core would then be clipped white, in
+#: which case the peak goes down, but not below :data:`MIN_WHITE_LEVEL`.
+MAX_CLIPPED_PERCENT = 5.0
+MIN_WHITE_LEVEL = 0.6
 #: Fewer core voxels than this and the ``"brain"`` method gives up.
 MIN_CORE_VOXELS = 200
 
@@ -422,7 +429,13 @@ def brain_window(
         low = max(low, float(np.percentile(values, 1.0)))
     if not peak > low:
         return None
-    high = low + (peak - low) / WHITE_LEVEL
+    # W at 80 % grey; lower (down to 60 %) when the brain's own bright edge would be clipped:
+    # a receive-coil bias can make the cortex near the coil far brighter than the centre
+    bright_brain = float(np.percentile(values, 100 - MAX_CLIPPED_PERCENT))
+    high = min(
+        max(low + (peak - low) / WHITE_LEVEL, bright_brain),
+        low + (peak - low) / MIN_WHITE_LEVEL,
+    )
     return Window(low, float(high), "brain", peak)
 
 

@@ -207,3 +207,19 @@ def test_burned_in_markers_at_the_maximum_are_not_white_matter():
     volume = np.minimum(volume, 950.0)
     window = choose_window(volume, (VOXEL_MM,) * 3)
     assert window.white_peak == pytest.approx(WHITE, rel=0.05)
+
+
+def test_a_coil_bias_does_not_clip_the_brains_bright_edge():
+    """A receive-coil bias: the brain 1.6× brighter at the back than in front."""
+    volume, tissue = synthetic_head(fat=1500.0, neck=False, vessels=False)
+    y = np.arange(volume.shape[1])[None, :, None]
+    bias = 1.0 + 0.6 * np.clip((55 - y) / 40, 0, 1)  # posterior (low y) brighter
+    brain = tissue["white"] | tissue["grey"]
+    volume = np.where(brain, volume * bias, volume).astype(np.float32)
+    window = choose_window(volume, (VOXEL_MM,) * 3)
+    drawn = to_uint8(volume[brain], window.limits)
+    assert np.mean(drawn == 255) < 0.08  # the bright edge keeps its detail
+    assert grey_levels(volume, window.limits, tissue["white"]) >= 0.6 * 255 - 8
+    unbiased = choose_window(synthetic_head(fat=1500.0, neck=False, vessels=False)[0], (2.0,) * 3)
+    assert window.high > unbiased.high  # the window opened for the bias
+    assert window.high <= window.low + (window.white_peak - window.low) / 0.6 + 1e-6
