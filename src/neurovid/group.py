@@ -505,6 +505,7 @@ def page_quality(
                 "unit": m.unit,
                 "worse": m.worse,
                 "log": m.log,
+                "minSpread": m.min_spread,
                 "definition": m.definition,
             }  # fmt: skip
             for m in MEASURES

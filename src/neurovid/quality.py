@@ -29,7 +29,6 @@ import gzip
 import io
 import itertools
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -357,22 +356,21 @@ class QualityReport:
         Raised flags, in the order of :data:`FLAGS`.
     version : int
         :data:`QUALITY_VERSION` of the definitions used.
-    cpu_s : float or None
-        CPU time the measures took (seconds).
+
+    No timing is recorded: the same image must give a byte-identical sidecar (the CPU cost
+    is measured by ``benchmarks/bench_triage.py``).
     """
 
     metrics: dict[str, float | None]
     flags: list[Flag] = field(default_factory=list)
     version: int = QUALITY_VERSION
-    cpu_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready mapping: ``{"version", "metrics", "flags", "cpu_s"}``."""
+        """JSON-ready mapping: ``{"version", "metrics", "flags"}``."""
         return {
             "version": self.version,
             "metrics": {name: self.metrics.get(name) for name in MEASURE_NAMES},
             "flags": [flag.to_json() for flag in self.flags],
-            "cpu_s": self.cpu_s,
         }
 
     @classmethod
@@ -398,7 +396,6 @@ class QualityReport:
             metrics=metrics,
             flags=flags,
             version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
-            cpu_s=_finite(data.get("cpu_s")),
         )
 
 
@@ -1046,7 +1043,6 @@ def measure_quality(data: np.ndarray, voxel_sizes_mm: Sequence[float]) -> Qualit
         A value for each of :data:`MEASURES` (None where not measurable), rounded to 4
         significant digits, and the raised :data:`FLAGS`.
     """
-    start = time.process_time()
     work, work_mm = _working_copy(data, voxel_sizes_mm)
     head = _find_head(work, work_mm)
     metrics: dict[str, float | None] = dict.fromkeys(MEASURE_NAMES)
@@ -1054,7 +1050,7 @@ def measure_quality(data: np.ndarray, voxel_sizes_mm: Sequence[float]) -> Qualit
 
     def report() -> QualityReport:
         rounded = {name: _round(value) for name, value in metrics.items()}
-        return QualityReport(rounded, flags, cpu_s=round(time.process_time() - start, 3))
+        return QualityReport(rounded, flags)
 
     metrics["spike_ratio"] = _spike_ratio(head.sample)
     if not head.mask.any():

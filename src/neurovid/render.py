@@ -35,6 +35,7 @@ from .errors import InputError, OutputConflictError
 from .frames import FrameRenderer, crop_to_head
 from .intensity import choose_window, full_range_lut, head_mask
 from .orientation import axis_codes, obliquity_deg, to_display_volume
+from .quality import quality_record
 from .sidecar import (
     SIDECAR_VERSION,
     ImageRecord,
@@ -290,14 +291,17 @@ def frame_renderer(
     Returns
     -------
     (FrameRenderer, dict)
-        The dict holds ``axis_codes`` (stored voxel order), ``obliquity_deg`` and
-        ``window`` (:class:`neurovid.intensity.Window`).
+        The dict holds ``axis_codes`` (stored voxel order), ``obliquity_deg``,
+        ``window`` (:class:`neurovid.intensity.Window`) and ``quality`` (the sidecar's
+        ``quality`` record, :func:`neurovid.quality.quality_record`).
     """
     obliquity = obliquity_deg(volume.affine)
     codes = axis_codes(volume.affine)
     shape = "×".join(str(n) for n in volume.stored_shape[:3])
     voxel_text = "×".join(f"{v:.2f}".rstrip("0").rstrip(".") for v in volume.voxel_sizes_mm)
     display = to_display_volume(volume.data, volume.affine)
+    # triage measures on the same RAS+ volume, before any crop (docs/quality.md)
+    quality = quality_record(display.data, display.voxel_sizes_mm)
     head = head_mask(display.data, display.voxel_sizes_mm)
     window = choose_window(
         display.data, display.voxel_sizes_mm, options.window, options.percentiles, head
@@ -316,7 +320,8 @@ def frame_renderer(
         interpolation=options.interpolation,
         luma="video",
     )
-    return renderer, {"axis_codes": codes, "obliquity_deg": obliquity, "window": window}
+    facts = {"axis_codes": codes, "obliquity_deg": obliquity, "window": window}
+    return renderer, {**facts, "quality": quality}
 
 
 def render_image(
@@ -471,6 +476,7 @@ def render_or_reuse(
     window = facts["window"]
     record.status = "rendered"
     record.warnings = list(volume.warnings)
+    record.quality = facts["quality"]
     record.image = ImageRecord(
         shape=list(volume.stored_shape[:3]),
         n_volumes=volume.n_volumes,

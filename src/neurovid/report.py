@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .atomic import write_text_atomic
+from .group import card_quality, page_quality
 
 __all__ = [
     "ENTITY_ORDER",
@@ -321,6 +322,7 @@ def card_from_sidecar(
         "height": None,
         "sweep": None,  # player (issue 12): with planes, the slice and mm of every frame
         "planes": None,
+        "quality": None,  # triage (issue 10): measures and flags (neurovid.group.card_quality)
     }
     if data is None:
         card["error"] = _one_line(read_error or "sidecar could not be read")
@@ -362,6 +364,7 @@ def card_from_sidecar(
     sweep = video.get("sweep")
     card["sweep"] = sweep if sweep in ("together", "sequential") else None
     card["planes"] = _planes(video.get("planes"))
+    card["quality"] = card_quality(data.get("quality"))
 
     status = data.get("status")
     error = _text(data.get("error"))
@@ -529,6 +532,7 @@ def render_review_html(
         },
         key=lambda k: (_ENTITY_RANK.get(k, len(ENTITY_ORDER) - 3), k),
     )
+    cards, quality = page_quality(cards)  # triage (issue 10): attention, z-scores, outliers
     payload = {
         "neurovid_review_version": 1,
         "dataset": dataset_name,
@@ -538,6 +542,7 @@ def render_review_html(
         "images": list(cards),
         "ratings": dict(ratings) if ratings else None,
         "run": _run_payload(run_record),
+        "quality": quality,
     }
     title = f"neurovid review · {dataset_name}" if dataset_name else "neurovid review"
     template, csp = _template()

@@ -278,7 +278,7 @@ class Sidecar(_Record):
         default=None,
     )
     quality: dict[str, Any] | None = _doc(
-        "image-quality measures and flags (`{version, metrics, flags, cpu_s}`, see "
+        "image-quality measures and flags (`{version, metrics, flags}`, see "
         "docs/quality.md); null until measured",
         default=None,
     )
