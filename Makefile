@@ -52,6 +52,7 @@ format: venv ## apply ruff and snakefmt formatting
 
 bench: venv ## every benchmark (~15 min on 2 cores); rewrites docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_render.py --write docs/benchmarks.md $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_window.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_review_page.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_workflow.py --write docs/benchmarks.md
 
