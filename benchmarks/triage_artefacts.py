@@ -283,7 +283,7 @@ MATCHING_FLAG = {
     "fov_cut": "head_cut",
     "noise": "low_snr",
     "bias": "nonuniform",
-    "spike": "ghosting",
+    "spike": "spike",
     "flip_ap": "orientation",
     "flip_si": "orientation",
 }

@@ -1172,3 +1172,28 @@ def quality_record(data: np.ndarray, voxel_sizes_mm: Sequence[float]) -> dict[st
         record = QualityReport(dict.fromkeys(MEASURE_NAMES)).to_json()
         record["error"] = f"quality measures failed: {type(exc).__name__}: {exc}"[:300]
         return record
+
+
+# --------------------------------------------------------------------------------------------
+# Documentation (docs/quality.md shows these tables; tests/unit/test_quality.py keeps them equal)
+# --------------------------------------------------------------------------------------------
+
+
+def measures_markdown() -> str:
+    """The Markdown table of :data:`MEASURES`, as ``docs/quality.md`` shows it."""
+    rows = [
+        "| measure | unit | worse | definition | study scale | typical → bad (small studies) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in MEASURES:
+        scale = f"log, min spread {m.min_spread:g}" if m.log else f"min spread {m.min_spread:g}"
+        levels = f"{m.typical:g} → {m.bad:g}" if m.bad is not None else "—"
+        rows.append(f"| `{m.name}` | {m.unit} | {m.worse} | {m.definition} | {scale} | {levels} |")
+    return "\n".join(rows) + "\n"
+
+
+def flags_markdown() -> str:
+    """The Markdown table of :data:`FLAGS`, as ``docs/quality.md`` shows it."""
+    rows = ["| flag | badge | raised when |", "| --- | --- | --- |"]
+    rows += [f"| `{f.id}` | {f.label} | {f.rule} |" for f in FLAGS]
+    return "\n".join(rows) + "\n"
