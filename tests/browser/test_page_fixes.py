@@ -51,6 +51,17 @@ def page_errors(rec: Any) -> list[str]:
     return [e for e in rec.errors if "ERR_FILE_NOT_FOUND" not in e]
 
 
+def open_rendered(page: Any) -> None:
+    """Open the player on a rendered image of the small site (whatever the card order)."""
+    page.keyboard.press("/")
+    page.keyboard.type("run-1")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => location.hash.includes('q=run-1')")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#player:not([hidden])")
+
+
 def name_rater(page: Any) -> None:
     page.evaluate("() => localStorage.setItem('neurovid.rater', 'tester')")
     page.reload()
@@ -154,9 +165,7 @@ def test_page_state_survives_reload_and_back(many, new_page) -> None:
 def test_space_and_enter_act_on_a_focused_control(site, new_page) -> None:
     page, rec = new_page(site.url)
     name_rater(page)
-    page.keyboard.press("j")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#player:not([hidden])")
+    open_rendered(page)
     page.wait_for_function("() => document.getElementById('p-video').readyState >= 2")
     page.keyboard.press(" ")  # the stage has the focus: Space plays / pauses
     page.wait_for_timeout(200)
@@ -194,9 +203,7 @@ def test_saved_time_is_local_with_its_zone(site, browser) -> None:
     page.goto(site.url)
     page.wait_for_selector("html[data-ready='1']")
     name_rater(page)
-    page.keyboard.press("j")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#player:not([hidden])")
+    open_rendered(page)
     page.keyboard.press("1")
     page.keyboard.press("Escape")
     page.keyboard.press("Enter")  # open again: the stored rating is shown with its time
