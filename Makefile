@@ -55,6 +55,7 @@ bench: venv ## every benchmark (~15 min on 2 cores); rewrites docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_window.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_review_page.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_workflow.py --write docs/benchmarks.md
+	$(BIN)/python benchmarks/bench_triage.py --write docs/benchmarks.md
 
 screenshots: demo ## screenshots of the demo's review page for the README (needs chromium)
 	$(BIN)/python benchmarks/screenshot_review_page.py demo/derivatives/neurovid docs/img
