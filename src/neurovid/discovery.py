@@ -321,8 +321,10 @@ def _scandir(folder: str) -> list[os.DirEntry[str]]:
         return []
 
 
-def _walk(root: str, ignore: BidsIgnore) -> _Walk:
+def _walk(root: str, ignore: BidsIgnore, skip: Sequence[str] = ()) -> _Walk:
+    """The walk; ``skip``: folders never looked into (our own output folder)."""
     walk = _Walk()
+    skipped = {os.path.realpath(folder) for folder in skip}
 
     def visible(entry: os.DirEntry[str], rel: str, is_dir: bool) -> bool:
         return not entry.name.startswith(".") and not ignore.ignored(rel, is_dir)
@@ -333,14 +335,17 @@ def _walk(root: str, ignore: BidsIgnore) -> _Walk:
         if not visible(entry, rel, kind == "dir"):
             continue
         if kind == "dir":
-            if _SUBJECT_DIR.match(entry.name) and not entry.is_symlink():
+            if _SUBJECT_DIR.match(entry.name):
+                # symlinked subject, session and anat folders are followed: the walk has a
+                # fixed depth there, so a link cannot make it loop
                 _walk_container(root, rel, walk, ignore, sessions=True)
-            elif _SUBJECT_DIR.match(entry.name):
-                walk.note(rel + "/", "a symlink to a folder; neurovid does not follow symlinked "
-                          "subject folders (copy or move the data here)")  # fmt: skip
             elif entry.name.startswith("sub-"):
                 walk.note(rel + "/", "a subject folder's label must be letters and digits only")
-            elif entry.name not in TOP_LEVEL_NON_RAW and not entry.is_symlink():
+            elif entry.name in TOP_LEVEL_NON_RAW or entry.is_symlink():
+                continue
+            elif skipped and os.path.realpath(entry.path) in skipped:
+                continue  # the output folder, inside the dataset but not in sub-*
+            else:
                 inside = [e.name for e in _scandir(entry.path) if e.name.startswith("sub-")]
                 if inside:
                     walk.note(
@@ -364,16 +369,12 @@ def _walk_container(
         if entry.name.startswith(".") or ignore.ignored(child, kind == "dir"):
             continue
         if kind == "dir":
-            if entry.name == "anat" and not entry.is_symlink():
+            if entry.name == "anat":
                 _walk_anat(root, child, walk, ignore)
-            elif entry.name == "anat":
-                walk.note(child + "/", "a symlink to a folder; neurovid does not follow "
-                          "symlinked anat folders")  # fmt: skip
-            elif sessions and _SESSION_DIR.match(entry.name) and not entry.is_symlink():
+            elif sessions and _SESSION_DIR.match(entry.name):
                 _walk_container(root, child, walk, ignore, sessions=False)
             elif sessions and entry.name.startswith("ses-"):
-                walk.note(child + "/", "a session folder's label must be letters and digits "
-                          "only, and the folder not a symlink")  # fmt: skip
+                walk.note(child + "/", "a session folder's label must be letters and digits only")
             elif entry.name in OTHER_DATATYPES:
                 continue
             elif looks_like_image(entry.name):
@@ -607,6 +608,7 @@ def discover(
     session_label: Sequence[object] = (),
     suffixes: Sequence[str] = ("T1w",),
     cache_file: str | os.PathLike[str] | None = None,
+    skip: Sequence[str | os.PathLike[str]] = (),
 ) -> Discovery:
     """The images to render and what was not rendered, from the cache when the dataset's
     layout has not changed. Nothing is written: call :meth:`Discovery.save_cache` (a dry
@@ -622,21 +624,14 @@ def discover(
         BIDS suffixes to render, e.g. ``["T1w", "T2w"]``.
     cache_file : path, optional
         JSON cache of the classification, valid while the fingerprint matches.
+    skip : sequence of path, optional
+        Folders at the top of the dataset never looked into (the output folder, when it is
+        e.g. ``BIDS_DIR/qc``: it holds ``sub-*`` folders but is not a copy of the data).
     """
     root = os.fspath(bids_dir)
-    walk = _walk(root, BidsIgnore.from_dataset(root))
+    walk = _walk(root, BidsIgnore.from_dataset(root), [os.fspath(p) for p in skip])
     fingerprint = _fingerprint(walk)
-    cached = None
-    if cache_file is not None:
-        try:
-            data = json.loads(Path(cache_file).read_text(encoding="utf-8"))
-            if data.get("fingerprint") == fingerprint:
-                cached = (
-                    [ImageRecord(r["relpath"], r["entities"]) for r in data["images"]],
-                    [NotRendered(n["path"], n["reason"]) for n in data["not_rendered"]],
-                )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            cached = None
+    cached = _read_cache(cache_file, fingerprint) if cache_file is not None else None
     if cached is not None:
         images, notes = cached
     else:
@@ -656,6 +651,65 @@ def discover(
             "not_rendered": [n.to_json() for n in notes],
         }
     return Discovery(selected, notes, available, fingerprint, cached is not None, payload)
+
+
+def _read_cache(
+    cache_file: str | os.PathLike[str], fingerprint: str | None
+) -> tuple[list[ImageRecord], list[NotRendered]] | None:
+    """Images and notes from the cache file, if it is readable and (unless ``fingerprint``
+    is None) was written for that fingerprint."""
+    try:
+        data = json.loads(Path(cache_file).read_text(encoding="utf-8"))
+        if fingerprint is not None and data.get("fingerprint") != fingerprint:
+            return None
+        return (
+            [ImageRecord(r["relpath"], r["entities"]) for r in data["images"]],
+            [NotRendered(n["path"], n["reason"]) for n in data["not_rendered"]],
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def discover_planned(
+    bids_dir: str | os.PathLike[str],
+    *,
+    participant_label: Sequence[object] = (),
+    exclude_participant_label: Sequence[object] = (),
+    session_label: Sequence[object] = (),
+    suffixes: Sequence[str] = ("T1w",),
+    cache_file: str | os.PathLike[str],
+    skip: Sequence[str | os.PathLike[str]] = (),
+) -> Discovery:
+    """What the main Snakemake process of this run found, read back from its cache without
+    walking the dataset (arguments as :func:`discover`).
+
+    For cluster jobs: each one starts Snakemake again for a few images of a study that may
+    have tens of thousands, and a walk costs a ``scandir`` per folder of the dataset (on a
+    shared file system, the slowest part of a job's start). The main process writes the
+    cache before it submits any job (``prepare_run`` in ``workflow/rules/common.smk``), so
+    this is the classification the job was planned from. Without a readable cache it is
+    :func:`discover`.
+    """
+    cached = _read_cache(cache_file, None)
+    if cached is None:
+        return discover(
+            bids_dir,
+            participant_label=participant_label,
+            exclude_participant_label=exclude_participant_label,
+            session_label=session_label,
+            suffixes=suffixes,
+            cache_file=cache_file,
+            skip=skip,
+        )
+    images, notes = cached
+    selected, available = _apply_filters(
+        images,
+        participant_label=[str(x) for x in participant_label],
+        exclude_participant_label=[str(x) for x in exclude_participant_label],
+        session_label=[str(x) for x in session_label],
+        suffixes=suffixes,
+    )
+    return Discovery(selected, notes, available, "", from_cache=True)
 
 
 def discover_images(

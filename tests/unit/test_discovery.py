@@ -191,6 +191,23 @@ def copy(root, source, target):
     destination.write_bytes((root / source).read_bytes())
 
 
+def test_symlinked_subject_session_and_anat_folders_are_followed(tmp_path):
+    elsewhere = make_bids(tmp_path / "elsewhere", GOOD)
+    root = make_bids(tmp_path / "bids", [])
+    (root / "sub-01").symlink_to(elsewhere / "sub-01")
+    (root / "sub-02").mkdir()
+    (root / "sub-02" / "ses-a").symlink_to(elsewhere / "sub-02" / "ses-a")
+    found = discover(root)
+    assert relpaths(found.images) == GOOD and found.not_rendered == []
+
+
+def test_the_output_folder_inside_the_dataset_is_not_a_stray_copy(tmp_path):
+    root = make_bids(tmp_path / "bids", GOOD)
+    copy(root, GOOD[0], "qc/sub-01/anat/sub-01_T1w.nii.gz")  # e.g. a render's output
+    assert [n.path for n in discover(root).not_rendered] == ["qc/"]
+    assert discover(root, skip=[root / "qc"]).not_rendered == []
+
+
 def test_derivatives_sourcedata_code_and_other_datatypes_are_silent(tiny_bids):
     # tiny_bids has images in derivatives/, sourcedata/, code/ and func/: none is a job
     # and none is worth a warning (BIDS puts them there on purpose)

@@ -11,6 +11,7 @@ run must have nothing to do (no case re-renders forever, no FIFO hangs a rerun).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,8 +19,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from repo_copy import copy_repo
 
-from conftest import REPO, make_bids
+from conftest import make_bids
 from neurovid.testing import (
     absurd_shape_nifti2,
     build_bad_input_dataset,
@@ -37,10 +39,10 @@ ODD_FOLDER = 'study {x} {{y}} ${z} <word> it\'s "q" *?[a] é字  two'
 RUN_TIMEOUT_S = 1500
 
 
-def snakemake(*args, timeout=RUN_TIMEOUT_S):
+def snakemake(repo, env, *args, timeout=RUN_TIMEOUT_S):
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        cwd=repo, env=env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 
 
@@ -109,7 +111,9 @@ def messy_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("messy") / ODD_FOLDER
     bids, out = base / "bids", base / "out {x}"
     cases, layout, good = build_messy_study(bids)
-    args = ["--cores", 2, "--config", f"bids_dir={bids}", f"output_dir={out}"]
+    # a copy of the workflow: the second run must see the same rendering code (repo_copy)
+    repo, env = copy_repo(base.parent / "repo")
+    args = [repo, env, "--cores", 2, "--config", f"bids_dir={bids}", f"output_dir={out}"]
     first = snakemake(*args)
     return cases, layout, good, bids, out, args, first
 
@@ -195,3 +199,43 @@ def test_a_second_run_has_nothing_to_do(messy_run):
     again = snakemake(*args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+
+
+def test_the_page_lists_what_was_not_rendered_in_chromium(messy_run):
+    """The page's "not rendered" section, as a reviewer sees it (headless Chromium)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed")
+    from neurovid.testing import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing")
+    _, layout, _, _, out, _, _ = messy_run
+    record = json.loads((out / ".neurovid" / "last_run.json").read_text())
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto((out / "index.html").as_uri())
+            page.wait_for_selector("html[data-ready='1']", timeout=60_000)
+            assert page.is_visible("#run-notes")
+            title = page.inner_text("#run-notes-title")
+            assert f"{len(record['not_rendered'])} files not rendered" in title
+            page.eval_on_selector("#run-notes", "e => { e.open = true; }")  # closed past 20
+            items = page.locator("#not-rendered-list li").all_inner_texts()
+            assert len(items) == len(record["not_rendered"])
+            shown = "\n".join(items)
+            assert "not rendered: sub-ok01/anat/old/sub-ok01_T1w.nii.gz, in a folder" in shown
+            assert "no filters (the whole dataset)" in page.inner_text("#run-selection")
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so browser tests must not be skipped)")
+    pytest.skip(reason)

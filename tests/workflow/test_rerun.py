@@ -1,9 +1,8 @@
 """What re-renders an image and what does not (README "What triggers a re-render").
 
-Each test runs the real workflow from its own copy of the repository (``Snakefile``,
-``workflow/``, ``config/`` and ``src/neurovid`` first on ``PYTHONPATH``), so that a test can
-edit the rendering code for real, and so that nothing another process changes in the
-checkout can change a fingerprint mid-test. Every run has a timeout.
+Each test runs the real workflow from its own copy of the repository (``repo_copy``), so
+that a test can edit the rendering code for real, and so that nothing another process
+changes in the checkout can change a fingerprint mid-test. Every run has a timeout.
 """
 
 from __future__ import annotations
@@ -18,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_copy import copy_repo
 
-from conftest import REPO, make_bids, write_image
+from conftest import make_bids, write_image
 from neurovid.testing import phantom
 
 pytestmark = pytest.mark.slow
@@ -32,22 +32,9 @@ class Study:
     """A repository copy, a two-image dataset and an output folder, and how to run them."""
 
     def __init__(self, root: Path) -> None:
-        self.repo = root / "repo"
-        for name in ("Snakefile", "workflow", "config"):
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, self.repo / name)
-            else:
-                self.repo.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, self.repo / name)
-        shutil.copytree(
-            REPO / "src" / "neurovid",
-            self.repo / "src" / "neurovid",
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
+        self.repo, self.env = copy_repo(root / "repo")
         self.bids = make_bids(root / "bids", [f"{IMAGE}.nii.gz", f"{OTHER}.nii.gz"])
         self.out = root / "out"
-        self.env = {**os.environ, "PYTHONPATH": str(self.repo / "src")}
 
     def run(self, *args, dry=False, config=(), timeout=600) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "snakemake", "--cores", "2"]

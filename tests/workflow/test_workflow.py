@@ -10,6 +10,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
+from repo_copy import shared_copy
 
 from conftest import REPO
 
@@ -23,10 +24,11 @@ EXPECTED_KEYS = [
 ]
 
 
-def snakemake(*args, cwd=REPO, timeout=600):
+def snakemake(*args, cwd=REPO, env=None, timeout=600):
     return subprocess.run(
-        [*SNAKEMAKE, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+        [*SNAKEMAKE, *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
 
 
 def planned_images(result) -> list[str]:
@@ -148,7 +150,9 @@ def count_frames(path: Path) -> tuple[int, dict]:
 @pytest.mark.slow
 def test_end_to_end_videos_sidecars_and_page(tiny_bids, tmp_path):
     out = tmp_path / "out"
-    result = snakemake("--cores", 2, "--config", f"bids_dir={tiny_bids}", f"output_dir={out}")
+    repo, env = shared_copy()  # the rerun below must see the same rendering code
+    args = ["--cores", 2, "--config", f"bids_dir={tiny_bids}", f"output_dir={out}"]
+    result = snakemake(*args, cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
     assert f"5 rendered, 0 failed (see {out}/index.html)" in result.stderr
     html = (out / "index.html").read_text()
@@ -166,5 +170,5 @@ def test_end_to_end_videos_sidecars_and_page(tiny_bids, tmp_path):
     assert description["GeneratedBy"][0]["Name"] == "neurovid"
     assert not list(out.rglob("*.partial"))
 
-    again = snakemake("--cores", 2, "--config", f"bids_dir={tiny_bids}", f"output_dir={out}")
+    again = snakemake(*args, cwd=repo, env=env)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
