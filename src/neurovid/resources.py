@@ -15,14 +15,15 @@ BASE_MEM_MB = 300
 
 
 def memory_estimates(
-    paths: Mapping[str, str], cache_file: str | os.PathLike[str]
+    paths: Mapping[str, str], cache_file: str | os.PathLike[str], *, write: bool = True
 ) -> dict[str, int]:
     """Bytes each image needs to render (from its header), by key.
 
     Reading thousands of gzipped headers takes longer than the rest of a warm workflow
     start, so estimates are cached in ``cache_file`` by absolute path with the file's size
     and mtime (following symlinks). A header that cannot be read gets no estimate (the job
-    needs little and records why the image failed) and is not cached.
+    needs little and records why the image failed) and is not cached. ``write=False``
+    (a dry run, which must write nothing) reads the cache but never writes it.
     """
     from .volume import estimate_memory_bytes
 
@@ -49,7 +50,7 @@ def memory_estimates(
         except Exception:  # unreadable header: the render job records why
             continue
         new[path] = [*stamp, needed[key]]
-    if new:
+    if new and write:
         try:
             write_text_atomic(
                 cache_file, json.dumps({"version": __version__, "images": {**known, **new}})
