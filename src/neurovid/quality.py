@@ -209,7 +209,8 @@ MEASURES: tuple[Measure, ...] = (
         "1",
         "high",
         "Strongest isolated peak in the image's spatial-frequency spectrum: the Fourier "
-        "magnitude of the sample grid (mean removed), divided by the median magnitude at "
+        "magnitude of the sample grid (mean removed, edges tapered by a Tukey window so that "
+        "a head cut by the field of view adds no ridge), divided by the median magnitude at "
         "the same spatial frequency, maximised over frequencies above 20 % of Nyquist. A "
         "k-space spike (a herringbone pattern over the whole image) makes one frequency "
         "stand out by 50-800; clean images give 5-20.",
@@ -312,7 +313,8 @@ FLAGS: tuple[FlagSpec, ...] = (
         "orientation",
         "orientation?",
         f"another axis assignment fits the template better by ≥ {ORIENTATION_GAP:g} "
-        f"(`orientation_gap`) and fits it well (soft Dice ≥ {ORIENTATION_MIN_FIT:g})",
+        f"(`orientation_gap`) and fits it well (soft Dice ≥ {ORIENTATION_MIN_FIT:g}); not "
+        "judged when the head is cut at the top (the comparison aligns the tops)",
     ),
     FlagSpec(
         "low_snr",
@@ -867,6 +869,17 @@ def _spike_ratio(sample: np.ndarray) -> float | None:
         return None
     volume = sample.astype(np.float32)
     volume -= volume.mean()
+    # a Tukey window (10 % taper at each end of each axis): a head cut by the field of view
+    # is a step at the array's edge, which the periodic Fourier transform would see as a
+    # broad ridge of energy
+    for axis, n in enumerate(volume.shape):
+        taper = max(1, n // 10)
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(taper) + 0.5) / taper)
+        window = np.ones(n, dtype=np.float32)
+        window[:taper], window[n - taper :] = ramp, ramp[::-1]
+        shape = [1, 1, 1]
+        shape[axis] = n
+        volume *= window.reshape(shape)
     magnitude = np.abs(np.fft.rfftn(volume))
     freqs = [np.fft.fftfreq(n) for n in volume.shape[:2]] + [np.fft.rfftfreq(volume.shape[2])]
     radius = 2.0 * np.sqrt(
@@ -1111,6 +1124,7 @@ def measure_quality(data: np.ndarray, voxel_sizes_mm: Sequence[float]) -> Qualit
     if (
         best is not None
         and header_fit is not None
+        and contact["superior"] < CUT_PCT  # a cut top misaligns the comparison: no verdict
         and not best.is_header
         and gap is not None
         and gap >= ORIENTATION_GAP
