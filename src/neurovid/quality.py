@@ -321,7 +321,7 @@ FLAGS: tuple[FlagSpec, ...] = (
         "low SNR",
         f"`snr` < {LOW_SNR:g}, or no head stands out of the background at all",
     ),
-    FlagSpec("ghosting", "ghosting", f"`ghost_pct` ≥ {GHOST_PCT:g}"),
+    FlagSpec("ghosting", "ghosting?", f"`ghost_pct` ≥ {GHOST_PCT:g}"),
     FlagSpec("spike", "spike", f"`spike_ratio` ≥ {SPIKE_RATIO:g}"),
     FlagSpec("nonuniform", "non-uniform", f"`inu_pct` ≥ {INU_PCT:g}"),
 )
@@ -1147,7 +1147,7 @@ def measure_quality(data: np.ndarray, voxel_sizes_mm: Sequence[float]) -> Qualit
             Flag(
                 "ghosting",
                 f"structured signal in the air beside the head ({ghost:.1f} % of the tissue "
-                "level): ghosts of motion, or other signal that is not anatomy",
+                "level): motion ghosts, or other signal that is not anatomy (e.g. markers)",
             )
         )
     spike = metrics["spike_ratio"]
