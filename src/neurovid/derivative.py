@@ -24,7 +24,7 @@ GENERATOR = "neurovid"
 #: accepted warnings in docs/bids-validator.md)
 BIDSIGNORE = (
     "*.html\n*.mp4\n*.png\nsub-*/**/*.json\nlogs/\n.neurovid/\n"
-    "group_*.tsv\nqc_ratings.*\nratings/\nexclude.json\n"
+    "group_*.tsv\ngroup_*.json\nqc_ratings.*\nratings/\nexclude.json\n"
 )
 
 
