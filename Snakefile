@@ -21,4 +21,4 @@ rule all:
     default_target: True
     input:
         prepare_run,
-        final_targets(),
+        final_targets,

@@ -3,20 +3,30 @@
 # Everything at the top level runs at every start of Snakemake (and of every cluster job):
 # per image it costs no more than a stat (the walk of the anat folders and, per job, the
 # input's signature); the input functions run once per job and look up what was computed
-# once (see benchmarks/bench_workflow.py). Nothing here writes into the output folder at
-# parse time: a dry run must write nothing, and whether this is one is only known once the
-# DAG is being built (prepare_run below).
+# once (see benchmarks/bench_workflow.py). A cluster job walks nothing and reads no header
+# but its own images' (it reads the discovery cache the main process wrote), and lists of
+# every image are input functions, built only when a job needs them
+# (benchmarks/bench_scale.py). Nothing here writes into the output folder at parse time:
+# a dry run must write nothing, and whether this is one is only known once the DAG is
+# being built (prepare_run below).
 import os
 import stat
 import sys
 import time
 
+from neurovid.cluster import job_runtime_min, run_renders_in_this_job
 from neurovid.config import ConfigError, check_paths, render_options, validate_config
 from neurovid.derivative import foreign_description
-from neurovid.discovery import discover, filter_messages, layout_problem
+from neurovid.discovery import (
+    discover,
+    discover_planned,
+    filter_messages,
+    layout_problem,
+)
 from neurovid.fingerprint import input_signature, render_fingerprint
 from neurovid.lock import OutputLocked, acquire_output_lock, lock_holder
 from neurovid.outputs import incomplete_renders, set_aside, snakemake_output_dir
+from neurovid.planning import known_signature
 from neurovid.resources import job_mem_mb, memory_estimates
 
 DEFAULT_DEMO_BIDS = "demo/bids"
@@ -24,6 +34,9 @@ RUN_STARTED = time.time()
 #: the main Snakemake process (not a cluster job, which re-reads this file): it alone
 #: prints the dataset's warnings and, in a real run, holds the output lock
 MAIN_PROCESS = workflow.is_main_process
+#: in a cluster job, its renders run in its own Snakemake process, as many at once as it
+#: has CPUs (None elsewhere; neurovid.cluster says why and how)
+RENDERS_IN_FLIGHT = run_renders_in_this_job(workflow, "render_video")
 #: how many "not rendered" lines the terminal shows (the page and not_rendered.json list all)
 MAX_NOT_RENDERED_LINES = 50
 
@@ -69,8 +82,9 @@ try:
         config["output_dir"],
         is_default_demo=config["bids_dir"] == DEFAULT_DEMO_BIDS,
     )
-    problem = layout_problem(config["bids_dir"]) or foreign_description(
-        config["output_dir"]
+    # (a cluster job's main process has checked the layout: a scandir of the whole root)
+    problem = (MAIN_PROCESS and layout_problem(config["bids_dir"])) or (
+        foreign_description(config["output_dir"])
     )
     if problem:
         raise ConfigError(problem)
@@ -96,8 +110,13 @@ FILTERS = {
         "suffixes",
     )
 }
-DISCOVERY = discover(
-    BIDS_DIR, **FILTERS, cache_file=f"{OUT_DIR}/.neurovid/discovery.json"
+# a cluster job renders what the main process planned: its discovery, from the cache
+DISCOVERY = (discover if MAIN_PROCESS else discover_planned)(
+    BIDS_DIR,
+    **FILTERS,
+    cache_file=f"{OUT_DIR}/.neurovid/discovery.json",
+    # the output folder may sit at the top of the dataset (BIDS_DIR/qc): not a stray copy
+    skip=[OUT_DIR],
 )
 for _entry in DISCOVERY.not_rendered[:MAX_NOT_RENDERED_LINES]:
     _note(f"warning: {_entry.line()}")
@@ -139,6 +158,7 @@ def _real_run():
     )
 
 
+@known_signature
 def prepare_run(wildcards=None):
     """Once per run, when Snakemake builds the DAG (the first job's input is asked for):
     take the output lock, save the discovery cache, and make Snakemake re-make renders
@@ -182,6 +202,7 @@ def prepare_run(wildcards=None):
     return []
 
 
+@known_signature
 def image_path(wildcards, output):
     # a "derived" param (it takes `output`): Snakemake does not compare it between runs,
     # so the same dataset reached by another path (relative, moved, mounted elsewhere)
@@ -189,11 +210,13 @@ def image_path(wildcards, output):
     return IMAGE_PATHS[wildcards.image]
 
 
+@known_signature
 def video_path(wildcards, output):
     # derived (see image_path): the MP4 beside the sidecar Snakemake names
     return os.path.splitext(output.sidecar)[0] + ".mp4"
 
 
+@known_signature
 def image_signature(wildcards):
     # compared between runs: changes whenever the input file is replaced (see
     # neurovid.fingerprint.input_signature); one stat, never a read
@@ -207,21 +230,58 @@ def _is_regular_file(path):
         return False
 
 
-def image_mem_mb(wildcards, attempt):
-    if _RUN["memory"] is None:
-        # header sizes for every image at once (cached in the output folder by a real
-        # run); only regular files are read: a FIFO or a device is never opened here
-        regular = {
-            key: path for key, path in IMAGE_PATHS.items() if _is_regular_file(path)
-        }
-        _RUN["memory"] = memory_estimates(
-            regular, f"{OUT_DIR}/.neurovid/memory.json", write=_real_run()
+def _needed_bytes(key):
+    memory = _RUN["memory"]
+    if memory is None:
+        memory = _RUN["memory"] = {}
+        if MAIN_PROCESS:
+            # header sizes for every image at once (cached in the output folder by a real
+            # run); only regular files are read: a FIFO or a device is never opened here
+            regular = {k: p for k, p in IMAGE_PATHS.items() if _is_regular_file(p)}
+            memory.update(
+                memory_estimates(
+                    regular, f"{OUT_DIR}/.neurovid/memory.json", write=_real_run()
+                )
+            )
+    if key not in memory and not MAIN_PROCESS and _is_regular_file(IMAGE_PATHS[key]):
+        # a cluster job reads its own images' headers, not the estimates of the study
+        # (os.devnull: no cache file to read)
+        memory.update(
+            memory_estimates({key: IMAGE_PATHS[key]}, os.devnull, write=False)
         )
-    return job_mem_mb(_RUN["memory"].get(wildcards.image, 0), attempt)
+    return memory.get(key, 0)
+
+
+@known_signature
+def image_mem_mb(wildcards, attempt):
+    return job_mem_mb(_needed_bytes(wildcards.image), attempt)
+
+
+@known_signature
+def image_runtime_min(wildcards, attempt):
+    # SLURM's time limit for the render (minutes, from the header; neurovid.cluster)
+    return job_runtime_min(_needed_bytes(wildcards.image), attempt)
+
+
+@known_signature
+def image_source(wildcards):
+    return IMAGES[wildcards.image].relpath
+
+
+@known_signature
+def image_entities(wildcards):
+    return IMAGES[wildcards.image].entities
 
 
 def sidecars():
     return [f"{OUT}/{key}.json" for key in sorted(IMAGES)]
+
+
+@known_signature
+def all_sidecars(wildcards):
+    # an input function: the list of every sidecar is built when the job that needs it
+    # is planned, not at each start of Snakemake (each cluster job's included)
+    return sidecars()
 
 
 def sidecars_of_suffix(suffix):
@@ -241,7 +301,8 @@ def group_tables():
     ]
 
 
-def final_targets():
+@known_signature
+def final_targets(wildcards=None):
     # every sidecar of the run, so that Snakemake re-makes one that was deleted (it does
     # not re-make a missing file that only an up-to-date job, here the page, needs)
     targets = [f"{OUT}/index.html", f"{OUT}/dataset_description.json", *sidecars()]

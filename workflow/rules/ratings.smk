@@ -13,7 +13,7 @@ localrules:
 
 rule merge_ratings:
     input:
-        sidecars=sidecars(),
+        sidecars=all_sidecars,
         exports=lambda wildcards: rating_exports(OUT),
     output:
         tsv=f"{OUT}/qc_ratings.tsv",

@@ -13,18 +13,19 @@ rule render_video:
         sidecar=update(f"{OUT}/{{image}}.json"),
     log:
         f"{OUT}/logs/render/{{image}}.log",
-    group:
-        "render"
+    # no group: here: a cluster profile groups the renders (workflow/profiles/slurm), and a
+    # rule grouped in the Snakefile could not run its renders side by side inside the
+    # cluster job (neurovid.cluster)
     threads: 1
     resources:
         mem_mb=image_mem_mb,
-        runtime=20,
+        runtime=image_runtime_min,
     params:
         image=image_path,
         video=video_path,
-        source=lambda wildcards: IMAGES[wildcards.image].relpath,
-        entities=lambda wildcards: IMAGES[wildcards.image].entities,
-        log_relative=lambda wildcards: f"logs/render/{wildcards.image}.log",
+        source=image_source,
+        entities=image_entities,
+        log_relative="logs/render/{image}.log",
         input_signature=image_signature,
         fingerprint=RENDER_FINGERPRINT,
         options=RENDER_OPTIONS,

@@ -26,7 +26,7 @@ rule dataset_description:
 rule review_page:
     input:
         prepare_run,
-        sidecars=sidecars(),
+        sidecars=all_sidecars,
         ratings=f"{OUT}/qc_ratings.json",
     output:
         html=f"{OUT}/index.html",
