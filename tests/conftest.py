@@ -4,13 +4,15 @@ everything the browser and SLURM tests need, so a skip there means something is 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
 import pytest
 
-from neurovid.testing import phantom
+from neurovid.testing import CHROMIUM, CHROMIUM_ARGS, phantom
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,3 +67,37 @@ def tiny_bids(tmp_path) -> Path:
             "code/sub-01_T1w.nii.gz",
         ],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Chromium, shared by every test folder: Playwright's sync API allows one instance per thread,
+# so a second ``sync_playwright()`` while the session's is open fails.
+# --------------------------------------------------------------------------------------------
+
+
+def browser_unavailable(reason: str) -> None:
+    """Skip (locally) or fail (under CI) when the browser stack is missing."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so browser tests must not be skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("playwright is not installed")
+    if not CHROMIUM.exists():
+        browser_unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Any) -> Iterator[Any]:
+    b = playwright_instance.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+

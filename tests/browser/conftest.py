@@ -177,25 +177,6 @@ def build_site(root: Path) -> ReviewSite:
 
 
 @pytest.fixture(scope="session")
-def playwright_instance() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="session")
-def browser(playwright_instance: Any) -> Iterator[Any]:
-    b = playwright_instance.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> ReviewSite:
     if shutil.which("true") is None:  # pragma: no cover - paranoia for exotic systems
         pytest.skip("no POSIX userland")

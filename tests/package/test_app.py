@@ -178,8 +178,8 @@ def test_group_level_allows_every_rule_but_the_per_image_ones(tmp_path):
 
 
 def test_rule_classification_matches_the_workflow(tmp_path):
-    """Every rule Snakemake sees is known to the command; the per-image rules (those with
-    wildcards, i.e. not target rules) are exactly app.PARTICIPANT_RULES."""
+    """Every rule Snakemake sees is known to the command; the per-image rules (those whose
+    outputs carry the ``{image}`` wildcard) are exactly app.PARTICIPANT_RULES."""
     bids = make_tiny_dataset(tmp_path / "bids")
     common = [sys.executable, "-m", "snakemake", "-s", bundle.workflow_path(), "--config",
               f"bids_dir={bids}", f"output_dir={tmp_path / 'out'}"]  # fmt: skip
@@ -189,7 +189,14 @@ def test_rule_classification_matches_the_workflow(tmp_path):
     every_rule = set(listed.stdout.split())
     target_rules = set(targets.stdout.split())
     assert every_rule == app._workflow_rule_names()
-    assert every_rule - target_rules == app.PARTICIPANT_RULES
+    per_image = set()
+    for rules_file in (bundle.workflow_path().parent / "workflow" / "rules").glob("*.smk"):
+        for name, body in re.findall(r"^rule (\w+):\n((?:[ \t].*\n|\n)*)", rules_file.read_text(),
+                                     flags=re.M):  # fmt: skip
+            if "{{image}}" in body:
+                per_image.add(name)
+    assert per_image and per_image <= every_rule - target_rules
+    assert per_image == app.PARTICIPANT_RULES
 
 
 @pytest.mark.parametrize(

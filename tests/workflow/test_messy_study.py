@@ -201,41 +201,25 @@ def test_a_second_run_has_nothing_to_do(messy_run):
     assert "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
 
 
-def test_the_page_lists_what_was_not_rendered_in_chromium(messy_run):
+def test_the_page_lists_what_was_not_rendered_in_chromium(messy_run, browser):
     """The page's "not rendered" section, as a reviewer sees it (headless Chromium)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed")
-    from neurovid.testing import CHROMIUM, CHROMIUM_ARGS
-
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing")
     _, layout, _, _, out, _, _ = messy_run
     record = json.loads((out / ".neurovid" / "last_run.json").read_text())
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto((out / "index.html").as_uri())
-            page.wait_for_selector("html[data-ready='1']", timeout=60_000)
-            assert page.is_visible("#run-notes")
-            title = page.inner_text("#run-notes-title")
-            assert f"{len(record['not_rendered'])} files not rendered" in title
-            page.eval_on_selector("#run-notes", "e => { e.open = true; }")  # closed past 20
-            items = page.locator("#not-rendered-list li").all_inner_texts()
-            assert len(items) == len(record["not_rendered"])
-            shown = "\n".join(items)
-            assert "not rendered: sub-ok01/anat/old/sub-ok01_T1w.nii.gz, in a folder" in shown
-            assert "no filters (the whole dataset)" in page.inner_text("#run-selection")
-            assert errors == []
-        finally:
-            browser.close()
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so browser tests must not be skipped)")
-    pytest.skip(reason)
+    page = browser.new_page()
+    try:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((out / "index.html").as_uri())
+        page.wait_for_selector("html[data-ready='1']", timeout=60_000)
+        assert page.is_visible("#run-notes")
+        title = page.inner_text("#run-notes-title")
+        assert f"{len(record['not_rendered'])} files not rendered" in title
+        page.eval_on_selector("#run-notes", "e => { e.open = true; }")  # closed past 20
+        items = page.locator("#not-rendered-list li").all_inner_texts()
+        assert len(items) == len(record["not_rendered"])
+        shown = "\n".join(items)
+        assert "not rendered: sub-ok01/anat/old/sub-ok01_T1w.nii.gz, in a folder" in shown
+        assert "no filters (the whole dataset)" in page.inner_text("#run-selection")
+        assert errors == []
+    finally:
+        page.close()

@@ -124,11 +124,13 @@ def test_labels_that_match_nothing_are_named_in_a_warning(tiny_bids, tmp_path):
     )
 
 
-def test_a_run_on_the_demo_says_so(tmp_path):
-    demo = REPO / "demo" / "bids"
-    if not demo.is_dir():
-        pytest.skip("the demo dataset is built by make demo")
-    result = snakemake("-n", "--cores", 1, "--config", f"output_dir={tmp_path / 'out'}")
+def test_a_run_on_the_demo_says_so(tiny_bids, tmp_path):
+    # bids_dir's default, demo/bids, is relative to the working folder: give it one there
+    work = tmp_path / "work"
+    (work / "demo").mkdir(parents=True)
+    tiny_bids.rename(work / "demo" / "bids")
+    result = snakemake("-s", REPO / "Snakefile", "-n", "--cores", 1, "--config",
+                       f"output_dir={tmp_path / 'out'}", cwd=work)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "note: no bids_dir given: rendering the demo dataset (demo/bids)" in result.stderr
 

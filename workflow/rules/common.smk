@@ -95,7 +95,7 @@ except ConfigError as error:
 
 BIDS_DIR = config["bids_dir"]
 #: the output folder as the user named it (messages, Python file access)
-OUT_DIR = config["output_dir"].rstrip("/") or "/"
+OUT_DIR = config["output_dir"].rstrip(os.sep) or os.sep
 #: the output folder in Snakemake's paths: OUT_DIR, or a symlink to it without "{...}",
 #: which Snakemake would read as a wildcard (neurovid.outputs explains)
 OUT = snakemake_output_dir(OUT_DIR)

@@ -22,7 +22,7 @@ rule merge_ratings:
     log:
         f"{OUT}/logs/merge_ratings.log",
     params:
-        output_dir=OUT,
+        output_dir=lambda wildcards, output: os.path.dirname(output.tsv),
         consensus=config["ratings"]["consensus"],
         exclude=config["ratings"]["exclude"],
     script:
