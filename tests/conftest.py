@@ -99,5 +99,3 @@ def browser(playwright_instance: Any) -> Iterator[Any]:
     b = playwright_instance.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield b
     b.close()
-
-

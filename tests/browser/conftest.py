@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 
-from neurovid.testing import CHROMIUM, CHROMIUM_ARGS
-
 EVIL = "<script>alert(1)</script>"
 
 

@@ -11,7 +11,6 @@ run must have nothing to do (no case re-renders forever, no FIFO hangs a rerun).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
