@@ -41,7 +41,6 @@ sys.path.insert(0, str(REPO / "src"))
 
 from _markdown import cpu_model, write_section  # noqa: E402
 
-from neurovid.bidsname import entities_from_filename  # noqa: E402
 from neurovid.demo import template_path  # noqa: E402
 from neurovid.intensity import full_range_lut  # noqa: E402
 from neurovid.render import RenderOptions, frame_renderer, render_image  # noqa: E402
@@ -76,7 +75,8 @@ def median_run(command: list[str], repeat: int) -> tuple[float, float]:
 def composed_frames(in_path: Path, raw_path: Path) -> tuple[int, int, list[np.ndarray]]:
     """Compose neurovid's frames for ``in_path`` into ``raw_path``; return width, height."""
     volume = load_volume(in_path)
-    renderer, _ = frame_renderer(volume, RenderOptions(), entities_from_filename(in_path), "")
+    # the title a standalone render of a file outside a dataset draws: its file name
+    renderer, _ = frame_renderer(volume, RenderOptions(), {}, in_path.name)
     frames = [frame.copy() for frame in renderer]
     np.stack(frames).tofile(raw_path)
     return renderer.layout.width, renderer.layout.height, frames
