@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .atomic import write_text_atomic
+from .columns import pack_records
 from .group import card_quality, page_quality
 
 __all__ = [
@@ -539,7 +540,8 @@ def render_review_html(
         "generated": generated,
         "entityColumns": entity_columns,
         "summary": summary,
-        "images": list(cards),
+        # column by column (issue 14): ~4x smaller at 20,000 images; the page unpacks it
+        "images": pack_records(cards),
         "ratings": dict(ratings) if ratings else None,
         "run": _run_payload(run_record),
         "quality": quality,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from neurovid.atomic import write_text_atomic
+from neurovid.columns import unpack_records
 from neurovid.report import (
     build_review_page,
     card_from_sidecar,
@@ -78,7 +79,9 @@ def write(root: Path, data: dict[str, Any] | str, name: str | None = None) -> Pa
 def page_data(html: str) -> dict[str, Any]:
     m = re.search(r'<script type="application/json" id="neurovid-data">(.*?)</script>', html, re.S)
     assert m, "no data block"
-    return json.loads(m.group(1))
+    data = json.loads(m.group(1))
+    data["images"] = unpack_records(data["images"])  # column form (neurovid.columns)
+    return data
 
 
 # --------------------------------------------------------------------------------------------
