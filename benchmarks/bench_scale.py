@@ -136,13 +136,25 @@ rule review_page:
 """
 
 
-def write_floor_workflow(folder: Path, bids: Path) -> None:
+def write_floor_workflow(folder: Path, bids: Path, *, script: bool = False) -> None:
+    """Snakemake alone; ``script=True``: its render rule is a ``script:`` rule, as
+    neurovid's is (Snakemake reads a script rule's script for every job it plans)."""
     keys = sorted(
         str(path.relative_to(bids))[: -len(".nii.gz")]
         for path in bids.glob("sub-*/ses-*/anat/*_T1w.nii.gz")
     )
     folder.mkdir(parents=True)
-    (folder / "Snakefile").write_text(FLOOR_SNAKEFILE.format(keys=keys))
+    text = FLOOR_SNAKEFILE.format(keys=keys)
+    if script:
+        render_shell = '    resources: mem_mb=300, runtime=1\n    shell: "touch {output}"'
+        assert render_shell in text
+        text = text.replace(
+            render_shell, '    resources: mem_mb=300, runtime=1\n    script: "touch.py"'
+        )
+        (folder / "touch.py").write_text(
+            "for path in snakemake.output:\n    open(path, 'w').close()\n"
+        )
+    (folder / "Snakefile").write_text(text)
 
 
 def warm_caches(bids: Path, out: Path, log_file: Path) -> None:
@@ -162,10 +174,14 @@ def bench_planning(tmp: Path, sources: dict, args) -> dict:
     out = tmp / "out-large"
     floor_dir = tmp / "floor"
     write_floor_workflow(floor_dir, bids)
+    script_floor_dir = tmp / "floor-script"
+    if args.script_floor:
+        write_floor_workflow(script_floor_dir, bids, script=True)
     config = ["--config", f"bids_dir={bids}", f"output_dir={out}"]
     dry = [*SNAKEMAKE, "-n", "--cores", "2", *config]
     logs = tmp / "logs"
-    series = {name: Series() for name in ("bare", "cold", "warm", "floor")}
+    names = ("bare", "cold", "warm", "floor", *(("floor_script",) if args.script_floor else ()))
+    series = {name: Series() for name in names}
     for i in range(args.repeats):
         # interleaved, so that load from other work spreads over all figures alike
         run = run_measured(
@@ -183,6 +199,9 @@ def bench_planning(tmp: Path, sources: dict, args) -> dict:
         series["warm"].runs.append(checked(run, "warm snakemake -n"))
         run = run_measured(dry, cwd=floor_dir, log_file=logs / f"floor-{i}.log")
         series["floor"].runs.append(checked(run, "Snakemake alone -n"))
+        if args.script_floor:
+            run = run_measured(dry, cwd=script_floor_dir, log_file=logs / f"floor-script-{i}.log")
+            series["floor_script"].runs.append(checked(run, "Snakemake alone (script:) -n"))
         last = {name: s.runs[-1].wall for name, s in series.items()}
         print(
             f"  planning {i + 1}/{args.repeats}: "
@@ -190,7 +209,7 @@ def bench_planning(tmp: Path, sources: dict, args) -> dict:
             + f" (load {load():.2f})",
             file=sys.stderr,
         )
-    for name in ("cold", "warm", "floor"):
+    for name in ("cold", "warm", "floor", *(("floor_script",) if args.script_floor else ())):
         jobs = series[name].runs[-1].log.count("rule render_video:")
         if jobs != counts["T1w"]:
             raise SystemExit(f"bench: {name} dry run planned {jobs} renders, not {counts['T1w']}")
@@ -401,6 +420,16 @@ def build_table(planning, job_start, slurm, args) -> tuple[str, bool]:
                 verdict(ok),
             )
         )
+        if "floor_script" in s:
+            script_floor = s["floor_script"].median("wall")
+            rows.append(
+                (
+                    "Snakemake alone, its render rule a `script:` rule (as neurovid's is)",
+                    f"{script_floor:.1f} s: warm neurovid is {warm / script_floor:.2f}x it",
+                    "information",
+                    "",
+                )
+            )
         ok = warm <= WARM_GOAL * floor
         all_ok &= ok
         rows.append(
@@ -538,6 +567,11 @@ def main(argv=None) -> int:
         "--small-subjects", type=int, default=100, help="small study of the job start (100)"
     )
     parser.add_argument("--repeats", type=int, default=1, help="planning runs (default 1)")
+    parser.add_argument(
+        "--script-floor",
+        action="store_true",
+        help="also time Snakemake alone with a script: render rule (information; ~1 min)",
+    )
     parser.add_argument("--job-repeats", type=int, default=5, help="job starts (default 5)")
     parser.add_argument("--render-images", type=int, default=100, help="default 100")
     parser.add_argument("--render-image", choices=("1mm", "2mm"), default="1mm")
