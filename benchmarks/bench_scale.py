@@ -56,7 +56,6 @@ from bench_workflow import (
     BARE_PYBIDS,
     PYTHON,
     REPO,
-    SLURM_POLL,
     SLURM_START,
     SNAKEMAKE,
     WARM_CACHES,
@@ -72,6 +71,7 @@ from bench_workflow import (
     make_render_dataset,
     make_sources,
     run_measured,
+    slurm_command,
 )
 
 sys.path.insert(0, str(REPO))
@@ -324,17 +324,7 @@ def bench_slurm(tmp: Path, sources: dict, args) -> dict:
         )
         out = tmp / "out-slurm"
         run = run_measured(
-            [
-                *SNAKEMAKE,
-                "--workflow-profile",
-                "workflow/profiles/slurm",
-                "--executor",
-                "slurm",
-                *SLURM_POLL,
-                "--config",
-                f"bids_dir={bids}",
-                f"output_dir={out}",
-            ],
+            slurm_command(bids, out),
             cwd=REPO,
             log_file=logs / "slurm.log",
             env=env,
