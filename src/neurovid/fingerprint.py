@@ -43,6 +43,8 @@ __all__ = [
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: the module whose import closure decides pixels and the sidecar
 ROOT_MODULE = "render"
+#: the workflow's render job (it hands the rule's options and names to ``render``)
+JOB_MODULE = "render_job"
 #: imported by ``render`` to record the fingerprint, but deciding nothing in a video (a
 #: change to how the fingerprint is computed changes its value anyway)
 NOT_RENDER_MODULES = frozenset({"fingerprint"})
@@ -79,7 +81,8 @@ def _code_files_cached(root: Path) -> tuple[Path, ...]:
 def code_files(package_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """The files whose content decides a video's pixels and its sidecar.
 
-    ``neurovid/__init__.py``, ``render.py`` and every module of the package it imports
+    ``neurovid/__init__.py``, ``render.py``, ``render_job.py`` (the workflow's job) and
+    every module of the package they import
     (followed through the imports of those, function-level imports included; this module
     left out), plus every non-Python file of the package outside ``templates/`` (fonts,
     data). Sorted by path. Not included, so never re-rendering anything: the review page
@@ -97,7 +100,7 @@ def code_files(package_dir: str | os.PathLike[str] | None = None) -> list[Path]:
 
 
 def _find_code_files(root: Path) -> list[Path]:
-    modules, todo = set(), ["__init__", ROOT_MODULE]
+    modules, todo = set(), ["__init__", ROOT_MODULE, JOB_MODULE]
     while todo:
         name = todo.pop()
         path = root / f"{name}.py"

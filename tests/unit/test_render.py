@@ -473,25 +473,40 @@ def test_a_change_re_encodes(image, tmp_path, change):
     assert sidecar["input"]["sha256"] == sha256(image)
 
 
-def test_entry_script_logs_unchanged(image, tmp_path):
-    """``run_from_snakemake`` as Snakemake calls it, with the job object it passes."""
-    import importlib.util
-    from types import SimpleNamespace
+def test_render_job_logs_rendered_then_unchanged(image, tmp_path):
+    """The workflow's job (``python -m neurovid.render_job JOB SIDECAR LOG``, a real
+    process) with the argument the rule builds: rendered, then kept as unchanged."""
+    from neurovid.render_job import job_json
 
-    spec = importlib.util.spec_from_file_location(
-        "render_video_script", REPO / "workflow" / "scripts" / "render_video.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    params = SimpleNamespace(image=str(image), video=str(tmp_path / "v.mp4"), source="s.nii.gz",
-                             entities={"subject": "07"}, log_relative="logs/v.log",
-                             options=RenderOptions().to_dict(), fingerprint="f1")  # fmt: skip
-    job = SimpleNamespace(params=params, log=[str(tmp_path / "v.log")],
-                          output=SimpleNamespace(sidecar=str(tmp_path / "v.json")))  # fmt: skip
-    script.run_from_snakemake(job)
+    argument = job_json(image=str(image), video=str(tmp_path / "v.mp4"), source="s.nii.gz",
+                        entities={"subject": "07"}, log_relative="logs/v.log",
+                        options=RenderOptions().to_dict(), fingerprint="f1")  # fmt: skip
+    command = [sys.executable, "-m", "neurovid.render_job", argument,
+               str(tmp_path / "v.json"), str(tmp_path / "v.log")]  # fmt: skip
+    subprocess.run(command, check=True, timeout=120)
     assert (tmp_path / "v.log").read_text().startswith("rendered s.nii.gz: 28 frames")
-    script.run_from_snakemake(job)
+    video = (tmp_path / "v.mp4").stat()
+    subprocess.run(command, check=True, timeout=120)
     assert (tmp_path / "v.log").read_text().startswith("unchanged s.nii.gz")
+    assert (tmp_path / "v.mp4").stat().st_mtime_ns == video.st_mtime_ns
+    sidecar = json.loads((tmp_path / "v.json").read_text())
+    assert sidecar["source"] == "s.nii.gz" and sidecar["entities"]["subject"] == "07"
+
+
+def test_render_job_argument_keeps_odd_path_bytes(tmp_path):
+    """A path that is not valid UTF-8 (surrogate escapes) survives the JSON argument."""
+    from neurovid.render_job import job_json
+
+    odd = os.fsdecode(b"/data/caf\xe9/sub-01_T1w.nii.gz")
+    text = job_json(image=odd, video=odd, source="s", entities={}, log_relative="l",
+                    options={}, fingerprint="f")  # fmt: skip
+    assert text.isascii() and json.loads(text)["image"] == odd
+
+
+def test_render_job_usage_is_one_line_and_exit_2():
+    result = subprocess.run([sys.executable, "-m", "neurovid.render_job"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_odd_names_render_and_never_touch_each_others_files(tmp_path):

@@ -27,10 +27,13 @@ from neurovid.fingerprint import input_signature, render_fingerprint
 from neurovid.lock import OutputLocked, acquire_output_lock, lock_holder
 from neurovid.outputs import incomplete_renders, set_aside, snakemake_output_dir
 from neurovid.planning import known_signature
+from neurovid.render_job import job_json
 from neurovid.resources import job_mem_mb, memory_estimates
 
 DEFAULT_DEMO_BIDS = "demo/bids"
 RUN_STARTED = time.time()
+#: the render jobs' Python: this Snakemake's own (in a cluster job, the job's)
+PYTHON = sys.executable
 #: the main Snakemake process (not a cluster job, which re-reads this file): it alone
 #: prints the dataset's warnings and, in a real run, holds the output lock
 MAIN_PROCESS = workflow.is_main_process
@@ -203,17 +206,22 @@ def prepare_run(wildcards=None):
 
 
 @known_signature
-def image_path(wildcards, output):
-    # a "derived" param (it takes `output`): Snakemake does not compare it between runs,
-    # so the same dataset reached by another path (relative, moved, mounted elsewhere)
-    # re-renders nothing; what the video depends on is in the params below
-    return IMAGE_PATHS[wildcards.image]
-
-
-@known_signature
-def video_path(wildcards, output):
-    # derived (see image_path): the MP4 beside the sidecar Snakemake names
-    return os.path.splitext(output.sidecar)[0] + ".mp4"
+def render_job(wildcards, output):
+    # the render job's argument (neurovid.render_job): a "derived" param (it takes
+    # `output`), so Snakemake does not compare it between runs, and the same dataset
+    # reached by another path (relative, moved, mounted elsewhere) re-renders nothing;
+    # what the video depends on is in the rule's compared params
+    image = IMAGES[wildcards.image]
+    return job_json(
+        image=IMAGE_PATHS[wildcards.image],
+        # the MP4 beside the sidecar Snakemake names
+        video=os.path.splitext(output.sidecar)[0] + ".mp4",
+        source=image.relpath,
+        entities=image.entities,
+        log_relative=f"logs/render/{wildcards.image}.log",
+        options=RENDER_OPTIONS,
+        fingerprint=RENDER_FINGERPRINT,
+    )
 
 
 @known_signature
