@@ -367,6 +367,40 @@ def bench_slurm(tmp: Path, sources: dict, args) -> dict:
         user.release()
 
 
+# --------------------------------------------------------------------------- page
+
+
+def bench_page(args) -> dict:
+    """``bench_review_page.py`` (its own process, Chromium) in the same run; with
+    ``--write`` it writes its own section (the page's detailed table) too."""
+    command = [PYTHON, str(REPO / "benchmarks" / "bench_review_page.py"),
+               "--images", str(args.page_images)]  # fmt: skip
+    if args.write:
+        command += ["--write", str(args.write)]
+    began = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    verdicts = [line[2:] for line in result.stdout.splitlines() if line.startswith("- ")]
+    if not verdicts:
+        raise SystemExit(f"bench: bench_review_page.py failed:\n{result.stderr[-3000:]}")
+    took = time.perf_counter() - began
+    print(f"  page: {took:.0f} s", file=sys.stderr)
+    return {"verdicts": verdicts, "ok": result.returncode == 0, "images": args.page_images}
+
+
+def page_rows(page: dict) -> str:
+    """One table row per goal of the page (its figures as bench_review_page prints them)."""
+    rows = []
+    for line in page["verdicts"]:
+        verdict_word, _, text = line.partition(": ")
+        figure, _, measured = text.partition(": ")
+        rows.append(
+            f"| the review page at {page['images']:,} cards, headless Chromium "
+            f"(`bench_review_page.py`) | {measured} | {figure} "
+            f"| {verdict(verdict_word == 'PASS')} |"
+        )
+    return "\n".join(rows)
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -568,8 +602,14 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--repeats-render", type=int, default=3, help="standalone renders (default 3)"
     )
-    parser.add_argument("--only", choices=("planning", "job-start", "slurm"))
+    parser.add_argument("--only", choices=("planning", "job-start", "slurm", "page"))
     parser.add_argument("--slurm", action="store_true", help="run the SLURM figure (root)")
+    parser.add_argument(
+        "--page",
+        action="store_true",
+        help="also run bench_review_page.py at --page-images cards (Chromium; ~2 min)",
+    )
+    parser.add_argument("--page-images", type=int, default=20_000, help="default 20000")
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
     args = parser.parse_args(argv)
     if (args.slurm or args.only == "slurm") and not SLURM_START.is_file():
@@ -580,7 +620,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="neurovid-bench-scale-"))
     (tmp / "logs").mkdir()
     print(f"bench: data in {tmp}; load average {loads_before[0]:.2f}", file=sys.stderr)
-    planning = job_start = slurm = None
+    planning = job_start = slurm = page = None
     try:
         sources = make_sources(tmp)
         if args.only in (None, "planning", "job-start"):
@@ -589,6 +629,8 @@ def main(argv=None) -> int:
             job_start = bench_job_start(tmp, sources, planning, args)
         if args.only == "slurm" or (args.only is None and args.slurm):
             slurm = bench_slurm(tmp, sources, args)
+        if args.page and args.only in (None, "page"):
+            page = bench_page(args)
     finally:
         if args.keep:
             print(f"bench: kept {tmp}", file=sys.stderr)
@@ -598,6 +640,9 @@ def main(argv=None) -> int:
     took = time.perf_counter() - began
     loads = f"{_loads(loads_before)} before, {_loads(os.getloadavg())} after"
     table, all_ok = build_table(planning, job_start, slurm, args)
+    if page is not None:
+        table += "\n" + page_rows(page)
+        all_ok &= page["ok"]
     print(table)
     print(f"\nbenchmark took {took / 60:.1f} min; load average (1/5/15 min): {loads}")
     if args.write:

@@ -32,8 +32,6 @@ from neurovid.resources import job_mem_mb, memory_estimates
 
 DEFAULT_DEMO_BIDS = "demo/bids"
 RUN_STARTED = time.time()
-#: the render jobs' Python: this Snakemake's own (in a cluster job, the job's)
-PYTHON = sys.executable
 #: the main Snakemake process (not a cluster job, which re-reads this file): it alone
 #: prints the dataset's warnings and, in a real run, holds the output lock
 MAIN_PROCESS = workflow.is_main_process
@@ -203,6 +201,14 @@ def prepare_run(wildcards=None):
         set_aside(OUT_DIR, f"{key}.json")
         print(f"re-rendering {key}: its MP4 or poster is missing", file=sys.stderr)
     return []
+
+
+@known_signature
+def render_python(wildcards, output):
+    # derived (not compared: another venv path re-renders nothing; the versions that
+    # matter are in the fingerprint): the Python of this Snakemake (of a cluster job: the
+    # job's), as Snakemake runs a script: rule with
+    return sys.executable
 
 
 @known_signature

@@ -27,7 +27,8 @@ rule render_video:
         fingerprint=RENDER_FINGERPRINT,
         options=RENDER_OPTIONS,
         job=render_job,
+        python=render_python,
     # a shell command, not script: (Snakemake reads a script: rule's script for every job
     # it plans; neurovid.render_job says what that cost at 20,000 images)
     shell:
-        "{PYTHON:q} -m neurovid.render_job {params.job:q} {output.sidecar:q} {log:q}"
+        "{params.python:q} -m neurovid.render_job {params.job:q} {output.sidecar:q} {log:q}"
