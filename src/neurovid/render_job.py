@@ -78,9 +78,7 @@ def run_job(job: Mapping[str, Any], sidecar_path: str, log_path: str) -> None:
         if unchanged:
             # kept by update(): make it as new as the run that vouched for it
             os.utime(sidecar_path)
-            print(
-                f"unchanged {sidecar['source']}: input, options and code as recorded", file=log
-            )
+            print(f"unchanged {sidecar['source']}: input, options and code as recorded", file=log)
         elif sidecar["status"] == "rendered":
             print(
                 f"rendered {sidecar['source']}: {sidecar['video']['frame_count']} frames", file=log
