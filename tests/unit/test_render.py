@@ -497,7 +497,7 @@ def test_render_job_argument_keeps_odd_path_bytes(tmp_path):
     """A path that is not valid UTF-8 (surrogate escapes) survives the JSON argument."""
     from neurovid.render_job import job_json
 
-    odd = os.fsdecode(b"/data/caf\xe9/sub-01_T1w.nii.gz")
+    odd = os.fsdecode(b"/data/scan\xe9s/sub-01_T1w.nii.gz")
     text = job_json(image=odd, video=odd, source="s", entities={}, log_relative="l",
                     options={}, fingerprint="f")  # fmt: skip
     assert text.isascii() and json.loads(text)["image"] == odd
