@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from stat import S_ISREG
 
 from . import __version__
 from .atomic import write_text_atomic
@@ -22,7 +23,8 @@ def memory_estimates(
     Reading thousands of gzipped headers takes longer than the rest of a warm workflow
     start, so estimates are cached in ``cache_file`` by absolute path with the file's size
     and mtime (following symlinks). A header that cannot be read gets no estimate (the job
-    needs little and records why the image failed) and is not cached. ``write=False``
+    needs little and records why the image failed) and is not cached; nor does anything
+    but a regular file, which is never opened here. ``write=False``
     (a dry run, which must write nothing) reads the cache but never writes it.
     """
     from .volume import estimate_memory_bytes
@@ -40,6 +42,8 @@ def memory_estimates(
             stat = os.stat(path)
         except OSError:
             continue
+        if not S_ISREG(stat.st_mode):
+            continue  # a FIFO or a device is never opened (its job records why)
         stamp = [stat.st_size, stat.st_mtime_ns]
         entry = known.get(path)
         if isinstance(entry, list) and entry[:2] == stamp:

@@ -19,3 +19,26 @@ def test_known_signature_changes_nothing_but_the_lookup():
     assert same is params and same("w", "o") == ("w", "o", 1)
     assert params.__signature__ == inspect.signature(params)
     assert list(get_function_params(params)) == list(before) == ["wildcards", "output", "attempt"]
+
+
+def test_snakemake_finds_the_arguments_without_inspect(monkeypatch):
+    """The per-job lookup is answered from the function: ``inspect.signature`` is not
+    called again, and what Snakemake passes (aux params, ``**kwargs``) is unchanged."""
+    from snakemake.common import get_input_function_aux_params
+
+    @known_signature
+    def resource(wildcards, attempt):
+        return attempt
+
+    @known_signature
+    def anything(wildcards, **kwargs):
+        return kwargs
+
+    def fail(*args, **kwargs):
+        raise AssertionError("inspect.signature called")
+
+    monkeypatch.setattr(inspect, "signature", fail)
+    candidates = {"input": "i", "attempt": 2, "threads": 1}
+    assert get_input_function_aux_params(resource, candidates) == {"attempt": 2}
+    assert get_input_function_aux_params(anything, candidates) == candidates
+    assert "groupid" not in get_function_params(resource)

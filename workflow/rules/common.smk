@@ -10,7 +10,7 @@
 # a dry run must write nothing, and whether this is one is only known once the DAG is
 # being built (prepare_run below).
 import os
-import stat
+import shlex
 import sys
 import time
 
@@ -204,21 +204,14 @@ def prepare_run(wildcards=None):
 
 
 @known_signature
-def render_python(wildcards, output):
-    # derived (not compared: another venv path re-renders nothing; the versions that
-    # matter are in the fingerprint): the Python of this Snakemake (of a cluster job: the
-    # job's), as Snakemake runs a script: rule with
-    return sys.executable
-
-
-@known_signature
-def render_job(wildcards, output):
-    # the render job's argument (neurovid.render_job): a "derived" param (it takes
-    # `output`), so Snakemake does not compare it between runs, and the same dataset
-    # reached by another path (relative, moved, mounted elsewhere) re-renders nothing;
-    # what the video depends on is in the rule's compared params
+def render_command(wildcards, output):
+    # the render job's command (neurovid.render_job, with the Python of this Snakemake: of
+    # a cluster job, the job's; as Snakemake runs a script: rule). A "derived" param (it
+    # takes `output`): Snakemake does not compare it between runs, so the same dataset
+    # reached by another path (relative, moved, mounted elsewhere) or another venv path
+    # re-renders nothing; what the video depends on is in the rule's compared params
     image = IMAGES[wildcards.image]
-    return job_json(
+    argument = job_json(
         image=IMAGE_PATHS[wildcards.image],
         # the MP4 beside the sidecar Snakemake names
         video=os.path.splitext(output.sidecar)[0] + ".mp4",
@@ -228,20 +221,32 @@ def render_job(wildcards, output):
         options=RENDER_OPTIONS,
         fingerprint=RENDER_FINGERPRINT,
     )
+    # the whole command, quoted here once per job: Snakemake formats a shell command three
+    # times per job it plans, each field of it a lookup (the log: the rule's log:)
+    return shlex.join(
+        [
+            sys.executable,
+            "-m",
+            "neurovid.render_job",
+            argument,
+            output.sidecar,
+            f"{OUT}/logs/render/{wildcards.image}.log",
+        ]
+    )
 
 
 @known_signature
-def image_signature(wildcards):
-    # compared between runs: changes whenever the input file is replaced (see
-    # neurovid.fingerprint.input_signature); one stat, never a read
-    return input_signature(IMAGE_PATHS[wildcards.image])
-
-
-def _is_regular_file(path):
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
+def image_identity(wildcards):
+    # compared between runs: the image's BIDS path and entities, and its stat signature,
+    # which changes whenever the input file is replaced (neurovid.fingerprint.
+    # input_signature: one stat, never a read). One function for the three: Snakemake
+    # inspects each param function several times per job (20,000 jobs in a large study)
+    image = IMAGES[wildcards.image]
+    return {
+        "source": image.relpath,
+        "entities": image.entities,
+        "input_signature": input_signature(IMAGE_PATHS[wildcards.image]),
+    }
 
 
 def _needed_bytes(key):
@@ -250,16 +255,15 @@ def _needed_bytes(key):
         memory = _RUN["memory"] = {}
         if MAIN_PROCESS:
             # header sizes for every image at once (cached in the output folder by a real
-            # run); only regular files are read: a FIFO or a device is never opened here
-            regular = {k: p for k, p in IMAGE_PATHS.items() if _is_regular_file(p)}
+            # run); only regular files are read: a FIFO or a device is never opened
             memory.update(
                 memory_estimates(
-                    regular, f"{OUT_DIR}/.neurovid/memory.json", write=_real_run()
+                    IMAGE_PATHS, f"{OUT_DIR}/.neurovid/memory.json", write=_real_run()
                 )
             )
-    if key not in memory and not MAIN_PROCESS and _is_regular_file(IMAGE_PATHS[key]):
+    if key not in memory and not MAIN_PROCESS:
         # a cluster job reads its own images' headers, not the estimates of the study
-        # (os.devnull: no cache file to read)
+        # (os.devnull: no cache file to read; only a regular file is opened)
         memory.update(
             memory_estimates({key: IMAGE_PATHS[key]}, os.devnull, write=False)
         )
@@ -275,16 +279,6 @@ def image_mem_mb(wildcards, attempt):
 def image_runtime_min(wildcards, attempt):
     # SLURM's time limit for the render (minutes, from the header; neurovid.cluster)
     return job_runtime_min(_needed_bytes(wildcards.image), attempt)
-
-
-@known_signature
-def image_source(wildcards):
-    return IMAGES[wildcards.image].relpath
-
-
-@known_signature
-def image_entities(wildcards):
-    return IMAGES[wildcards.image].entities
 
 
 def sidecars():

@@ -1,8 +1,8 @@
 # One video per image. The job re-runs when Snakemake finds its sidecar missing or any
 # compared param changed (rerun trigger "params", on by default): the input's signature
 # (replaced file, even with an older mtime), the render fingerprint (code, ffmpeg and
-# library versions, options), the options, the BIDS path or entities. The job's own
-# argument (paths included) is a "derived" param (render_job) and is not compared. The
+# library versions, options), the options, the BIDS path or entities. The job's command
+# (paths included) is a "derived" param (render_command) and is not compared. The
 # sidecar is flagged update(): Snakemake keeps it while the job runs, so a job that finds
 # the same bytes, code and options as its sidecar records keeps the video instead of
 # encoding it again (README "What triggers a re-render").
@@ -21,14 +21,15 @@ rule render_video:
         mem_mb=image_mem_mb,
         runtime=image_runtime_min,
     params:
-        source=image_source,
-        entities=image_entities,
-        input_signature=image_signature,
+        # compared between runs (a change re-renders the image): its BIDS path, entities
+        # and stat signature; the render fingerprint; the options
+        image=image_identity,
         fingerprint=RENDER_FINGERPRINT,
         options=RENDER_OPTIONS,
-        job=render_job,
-        python=render_python,
+        # derived, not compared: the job's whole command (neurovid.render_job), quoted
+        command=render_command,
     # a shell command, not script: (Snakemake reads a script: rule's script for every job
-    # it plans; neurovid.render_job says what that cost at 20,000 images)
+    # it plans; neurovid.render_job says what that cost at 20,000 images). Few params, and
+    # few functions among them: Snakemake inspects each function several times per job.
     shell:
-        "{params.python:q} -m neurovid.render_job {params.job:q} {output.sidecar:q} {log:q}"
+        "{params.command}"
