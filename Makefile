@@ -7,7 +7,7 @@ STAMP := $(VENV)/.neurovid-installed
 CORES ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv validator demo test test-fast lint format bench screenshots clean
+.PHONY: help venv validator demo test test-fast lint format bench bench-scale screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench: venv ## every benchmark (~15 min on 2 cores); rewrites docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_review_page.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_workflow.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_triage.py --write docs/benchmarks.md
+
+bench-scale: venv ## 20,000 images: planning, a cluster job's start, SLURM, the page (~20 min, root)
+	$(BIN)/python benchmarks/bench_scale.py --slurm --page --write docs/benchmarks.md
 
 screenshots: demo ## screenshots of the demo's review page for the README (needs chromium)
 	$(BIN)/python benchmarks/screenshot_review_page.py demo/derivatives/neurovid docs/img

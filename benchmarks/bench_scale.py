@@ -695,23 +695,29 @@ above is the one to quote.
   2.1 s at 20,000 against 1.9 s at 600, once per 50 renders (docs/slurm.md).
 - **Snakemake's `inspect.signature` per job.** Snakemake asks which arguments each of a
   rule's functions takes, ~28 times per render job (input function, params, resources):
-  ~8 s of a 20,000-image plan at 15 us each. The workflow's functions now carry their
-  signature (`neurovid.planning.known_signature`, 7x faster per call), and the render
-  rule's lambdas became named functions or, for the log path, a wildcard string.
+  ~8 s of a 20,000-image plan at 15 us each. The workflow's functions carried their
+  `__signature__` (7x faster per call, issue 14's first step), and now also the answer
+  itself, where Snakemake looks first (the attribute `snakemake.common.
+  overwrite_function_params` sets; `neurovid.planning.known_signature`,
+  `tests/unit/test_planning.py`): no `inspect` call per job at all.
 - **Lists of every sidecar at parse time** (rule all, the page, the ratings merge: three
   lists of 20,000 paths that Snakemake processed when reading the Snakefile, 5 s under the
   profiler, and again in every cluster job) are input functions, evaluated once, for the
   one job that needs them.
-- **The render rule's `script:` directive** (Snakemake's `ScriptProcessor` reads the
-  script through its source cache and formats its path for every job it plans: 6.5 s of a
-  46 s warm plan at 20,000 images, measured as Snakemake alone with a `script:` render rule
-  against the same with `shell:`; and each job unpickled a preamble). The rule is now a
-  `shell:` command running `python -m neurovid.render_job JOB SIDECAR LOG`, the job's
-  argument one derived (not compared) param; the compared params are unchanged, and the
-  job module joined the render fingerprint. Warm went from 1.26x to the table's figure.
+- **The render rule's `script:` directive and its seven params** (Snakemake's
+  `ScriptProcessor` reads the script through its source cache and formats its path for
+  every job it plans: 6.5 s of a 46 s warm plan at 20,000 images, measured as Snakemake
+  alone with a `script:` render rule against the same with `shell:`; each job also
+  unpickled a preamble). The rule is now a `shell:` command running
+  `python -m neurovid.render_job JOB SIDECAR LOG`; the whole command, quoted once, is one
+  derived (not compared) param, and what a re-render depends on is three compared params
+  (the image's path, entities and stat signature in one function; the fingerprint; the
+  options) instead of five, so Snakemake calls two param functions per job instead of
+  seven. The job module joined the render fingerprint. With the point above, warm went
+  from 1.26-1.33x Snakemake alone (53 s against 40 s) to the table's figure.
 - **What is left of neurovid's part when warm**: Snakemake's own per-job handling of what
   the render rule declares beyond a plain rule (two per-image resources, memory and time
-  from the header, needed by the cluster; six params; the input function that prepares
+  from the header, needed by the cluster; three params; the input function that prepares
   the run: lock, caches, set-aside renders), the walk of the dataset that checks the
   discovery cache (~2-3 s: a `scandir` per subject, session and anat folder) and fixed
   costs (config validation, the render fingerprint: ~1 s, which weigh more in small
