@@ -57,7 +57,6 @@ from pathlib import Path
 
 from _markdown import write_section
 from bench_workflow import (
-    BARE_PYBIDS,
     PYTHON,
     REPO,
     SLURM_START,
@@ -76,6 +75,7 @@ from bench_workflow import (
     make_sources,
     run_measured,
     slurm_command,
+    time_bare_and_cold,
 )
 
 sys.path.insert(0, str(REPO))
@@ -190,13 +190,7 @@ def bench_planning(tmp: Path, sources: dict, args) -> dict:
         # interleaved, so that load from other work spreads over all figures alike; the
         # cold figure and its reference (minutes each, far from their goal) once
         if i < args.cold_repeats:
-            run = run_measured(
-                [PYTHON, "-c", BARE_PYBIDS, str(bids)], cwd=tmp, log_file=logs / f"bare-{i}.log"
-            )
-            series["bare"].runs.append(checked(run, "bare BIDSLayout"))
-            shutil.rmtree(out / ".neurovid", ignore_errors=True)
-            run = run_measured(dry, cwd=REPO, log_file=logs / f"cold-{i}.log")
-            series["cold"].runs.append(checked(run, "cold snakemake -n"))
+            time_bare_and_cold(bids, out, dry, series, logs, i, cwd=tmp)
             warm_caches(bids, out, logs / f"caches-large-{i}.log")
         run = run_measured(dry, cwd=REPO, log_file=logs / f"warm-{i}.log")
         series["warm"].runs.append(checked(run, "warm snakemake -n"))

@@ -329,6 +329,22 @@ def forget_metadata(prefix: Path) -> int:
 # --------------------------------------------------------------------------- benchmarks
 
 
+def time_bare_and_cold(
+    bids: Path, out: Path, dry: list[str], series: dict, logs: Path, i: int, cwd: Path
+) -> None:
+    """Run ``i`` of bare pybids and of a cold ``snakemake -n`` (no discovery cache), each
+    appended to its series; a dry run must write no cache."""
+    run = run_measured(
+        [PYTHON, "-c", BARE_PYBIDS, str(bids)], cwd=cwd, log_file=logs / f"bare-{i}.log"
+    )
+    series["bare"].runs.append(checked(run, "bare BIDSLayout"))
+    shutil.rmtree(out / ".neurovid", ignore_errors=True)
+    run = run_measured(dry, cwd=REPO, log_file=logs / f"cold-{i}.log")
+    series["cold"].runs.append(checked(run, "cold snakemake -n"))
+    if (out / ".neurovid" / "discovery.json").is_file():
+        raise SystemExit("bench: the dry run wrote a discovery cache")
+
+
 def bench_discovery(tmp: Path, sources: dict, args) -> dict:
     bids = tmp / "bids-discovery"
     counts = make_discovery_dataset(bids, sources, args.subjects, args.sessions)
@@ -341,15 +357,7 @@ def bench_discovery(tmp: Path, sources: dict, args) -> dict:
     series = {name: Series() for name in ("bare", "cold", "warm", "floor")}
     for i in range(args.repeats):
         # interleaved, so that load from other work spreads over all figures alike
-        run = run_measured(
-            [PYTHON, "-c", BARE_PYBIDS, str(bids)], cwd=tmp, log_file=logs / f"bare-{i}.log"
-        )
-        series["bare"].runs.append(checked(run, "bare BIDSLayout"))
-        shutil.rmtree(out / ".neurovid", ignore_errors=True)
-        run = run_measured(dry, cwd=REPO, log_file=logs / f"cold-{i}.log")
-        series["cold"].runs.append(checked(run, "cold snakemake -n"))
-        if (out / ".neurovid" / "discovery.json").is_file():
-            raise SystemExit("bench: the dry run wrote a discovery cache")
+        time_bare_and_cold(bids, out, dry, series, logs, i, cwd=tmp)
         run = run_measured(
             [PYTHON, "-c", WARM_CACHES, str(bids), str(out)], cwd=tmp, log_file=logs / "warm.log"
         )
