@@ -64,7 +64,6 @@ from bench_workflow import (
     WARM_CACHES,
     Run,
     Series,
-    check_rendered,
     checked,
     forget_metadata,
     image_shape,
@@ -74,7 +73,8 @@ from bench_workflow import (
     make_render_dataset,
     make_sources,
     run_measured,
-    slurm_command,
+    run_on_slurm,
+    slurm_cluster,
     time_bare_and_cold,
 )
 
@@ -288,8 +288,6 @@ def scontrol_job(env: dict, job_id: str) -> dict[str, str]:
 
 def bench_slurm(tmp: Path, sources: dict, args) -> dict:
     """``--render-images`` images through the README's cluster command, one run."""
-    from tests.cluster.shared_cluster import ClusterUser, parse_exports, state_dir_from_env
-
     image = sources[args.render_image]
     logs = tmp / "logs"
     single = Series()
@@ -303,14 +301,7 @@ def bench_slurm(tmp: Path, sources: dict, args) -> dict:
     cpu_one = single.median("cpu")
     bids = tmp / "bids-render"
     make_render_dataset(bids, image, args.render_images)
-    user = ClusterUser(state_dir_from_env())
-    try:
-        start = user.start()
-        if start.returncode != 0:
-            raise SystemExit(f"bench: {SLURM_START} failed:\n{start.stderr[-3000:]}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-        env.update(parse_exports(start.stdout))
-        env["PATH"] = f"{Path(PYTHON).parent}:{env.get('PATH', '')}"
+    with slurm_cluster() as (env, _user):
         node_cpus = int(
             re.search(
                 r"CPUTot=(\d+)",
@@ -319,15 +310,7 @@ def bench_slurm(tmp: Path, sources: dict, args) -> dict:
                 ).stdout,
             ).group(1)
         )
-        out = tmp / "out-slurm"
-        run = run_measured(
-            slurm_command(bids, out),
-            cwd=REPO,
-            log_file=logs / "slurm.log",
-            env=env,
-        )
-        checked(run, "snakemake --executor slurm")
-        check_rendered(out, args.render_images)
+        run = run_on_slurm(bids, tmp / "out-slurm", args.render_images, logs / "slurm.log", env)
         job_ids = sorted(set(re.findall(r"SLURM jobid (\d+)", run.log)), key=int)
         jobs = []
         for job_id in job_ids:
@@ -348,20 +331,17 @@ def bench_slurm(tmp: Path, sources: dict, args) -> dict:
             )
             for found in logs_of_job:
                 found.unlink()
-        print(f"  slurm: {run.wall:.1f} s wall, {len(jobs)} SLURM jobs", file=sys.stderr)
-        forget_metadata(tmp)
-        ideal = args.render_images * cpu_one / node_cpus
-        return {
-            "run": run,
-            "jobs": jobs,
-            "single": single,
-            "cpu_one": cpu_one,
-            "node_cpus": node_cpus,
-            "ideal": ideal,
-            "shape": image_shape(image),
-        }
-    finally:
-        user.release()
+    print(f"  slurm: {run.wall:.1f} s wall, {len(jobs)} SLURM jobs", file=sys.stderr)
+    forget_metadata(tmp)
+    return {
+        "run": run,
+        "jobs": jobs,
+        "single": single,
+        "cpu_one": cpu_one,
+        "node_cpus": node_cpus,
+        "ideal": args.render_images * cpu_one / node_cpus,
+        "shape": image_shape(image),
+    }
 
 
 # --------------------------------------------------------------------------- page

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -452,10 +453,10 @@ def check_rendered(out: Path, n: int) -> None:
 # use it as tests/cluster/conftest.py does (tests/cluster/shared_cluster.py).
 
 
-def bench_slurm(tmp: Path, args) -> dict:
-    """The render dataset through ``snakemake --executor slurm`` (README's command)."""
-    import re
-
+@contextlib.contextmanager
+def slurm_cluster():
+    """The shared one-node cluster, started if needed and released after: yields the
+    environment of a command that uses it, and the cluster user."""
     sys.path.insert(0, str(REPO))
     from tests.cluster.shared_cluster import ClusterUser, parse_exports, state_dir_from_env
 
@@ -467,21 +468,32 @@ def bench_slurm(tmp: Path, args) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
         env.update(parse_exports(start.stdout))
         env["PATH"] = f"{Path(PYTHON).parent}:{env.get('PATH', '')}"
-        out = tmp / "out-slurm"
-        run = run_measured(
-            slurm_command(tmp / "bids-render", out),
-            cwd=REPO,
-            log_file=tmp / "logs" / "slurm.log",
-            env=env,
-        )
-        checked(run, "snakemake --executor slurm")
-        check_rendered(out, args.render_images)
+        yield env, user
+    finally:
+        user.release()
+
+
+def run_on_slurm(bids: Path, out: Path, n_images: int, log_file: Path, env: dict) -> Run:
+    """The README's cluster command on ``bids``; every image must be rendered."""
+    run = run_measured(slurm_command(bids, out), cwd=REPO, log_file=log_file, env=env)
+    checked(run, "snakemake --executor slurm")
+    check_rendered(out, n_images)
+    return run
+
+
+def bench_slurm(tmp: Path, args) -> dict:
+    """The render dataset through ``snakemake --executor slurm`` (README's command)."""
+    import re
+
+    with slurm_cluster() as (env, user):
+        run = run_on_slurm(
+            tmp / "bids-render", tmp / "out-slurm", args.render_images,
+            tmp / "logs" / "slurm.log", env,
+        )  # fmt: skip
         jobs = len(set(re.findall(r"SLURM jobid (\d+)", run.log)))
         print(f"  slurm: {run.wall:.1f} s wall, {jobs} SLURM jobs", file=sys.stderr)
         forget_metadata(tmp)
         return {"run": run, "jobs": jobs, "by_hand": user.started_by_hand}
-    finally:
-        user.release()
 
 
 #: status polls every 5 s instead of the profile's 20 s (as tests/cluster does)
