@@ -143,6 +143,8 @@ wildcard_constraints:
     image=r"sub-[a-zA-Z0-9]+/(ses-[a-zA-Z0-9]+/)?anat/sub-[^/]+",
 
 
+#: a render's log, in OUTPUT_DIR (the rule's log: and the job's own copy of that path)
+RENDER_LOG = "logs/render/{image}.log"
 IMAGE_PATHS = {
     key: os.path.join(BIDS_DIR, image.relpath) for key, image in IMAGES.items()
 }
@@ -217,12 +219,13 @@ def render_command(wildcards, output):
         video=os.path.splitext(output.sidecar)[0] + ".mp4",
         source=image.relpath,
         entities=image.entities,
-        log_relative=f"logs/render/{wildcards.image}.log",
+        log_relative=RENDER_LOG.format(image=wildcards.image),
         options=RENDER_OPTIONS,
         fingerprint=RENDER_FINGERPRINT,
     )
     # the whole command, quoted here once per job: Snakemake formats a shell command three
-    # times per job it plans, each field of it a lookup (the log: the rule's log:)
+    # times per job it plans, each field of it a lookup (the log: the rule's log:, which
+    # Snakemake creates the folder of)
     return shlex.join(
         [
             sys.executable,
@@ -230,7 +233,7 @@ def render_command(wildcards, output):
             "neurovid.render_job",
             argument,
             output.sidecar,
-            f"{OUT}/logs/render/{wildcards.image}.log",
+            os.path.join(OUT, RENDER_LOG.format(image=wildcards.image)),
         ]
     )
 
@@ -267,6 +270,8 @@ def _needed_bytes(key):
         memory.update(
             memory_estimates({key: IMAGE_PATHS[key]}, os.devnull, write=False)
         )
+        # none (unreadable, not a regular file): asked once, not again for each resource
+        memory.setdefault(key, 0)
     return memory.get(key, 0)
 
 

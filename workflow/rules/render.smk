@@ -12,7 +12,7 @@ rule render_video:
     output:
         sidecar=update(f"{OUT}/{{image}}.json"),
     log:
-        f"{OUT}/logs/render/{{image}}.log",
+        f"{OUT}/{RENDER_LOG}",
     # no group: here: a cluster profile groups the renders (workflow/profiles/slurm), and a
     # rule grouped in the Snakefile could not run its renders side by side inside the
     # cluster job (neurovid.cluster)
